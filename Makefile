@@ -1,0 +1,41 @@
+# examforge: two commands on a fresh machine.
+#   make demo   builds examples/midterm.yaml for examples/roster.csv into out/
+#   make test   runs the test suite (real pdflatex)
+# Both bootstrap .venv, the CPU torch wheel, the package and TeX Live, idempotently.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+
+.PHONY: demo test bootstrap tex clean bench
+
+bootstrap: $(VENV)/.examforge-installed tex
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch goes first, pinned, so nothing later pulls the multi-GB CUDA build.
+$(VENV)/.torch-installed: | $(BIN)/python
+	$(BIN)/python -m pip install -q $(TORCH)
+	touch $@
+
+$(VENV)/.examforge-installed: pyproject.toml $(VENV)/.torch-installed
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+tex:
+	@bash scripts/ensure-tex.sh
+
+demo: bootstrap
+	$(BIN)/examforge build examples/midterm.yaml --roster examples/roster.csv --out out
+
+test: bootstrap
+	$(BIN)/python -m pytest -q
+
+bench: bootstrap
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,121 @@
+"""The question-type contract: one class per type, registered once by its stable dotted id.
+
+A type declares a pydantic `Params` model (exactly what the student sees, already rounded),
+an `Answer` model, `sample(rng)` that draws valid hand-computable params directly, `solve`
+(torch ground truth, via examforge.solvers) and `reference` (an independent closed form used
+by the tests). Multiple choice comes from `mistakes`: named, deliberately wrong solver paths.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+FORMS = ("free", "mc", "tf")
+
+
+class ParamsModel(BaseModel):
+    """Base for Params: strict about unknown fields so typos in overrides are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnswerModel(BaseModel):
+    """Base for answers. `rtol`/`atol` bound how closely torch and the reference must agree;
+    `grading_tol` is the absolute tolerance a student's numeric answer is graded with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rtol: ClassVar[float] = 1e-9
+    atol: ClassVar[float] = 1e-9
+    grading_tol: ClassVar[float] = 0.01
+
+
+class QuestionType:
+    """Subclass, set the class attributes, and decorate with `@register`."""
+
+    id: ClassVar[str]
+    summary: ClassVar[str]  # one line, shown by `examforge list`
+    mirrors: ClassVar[str]  # the seed question it is modelled on
+    Params: ClassVar[type[ParamsModel]]
+    Answer: ClassVar[type[AnswerModel]]
+    forms: ClassVar[tuple[str, ...]] = ("free", "mc")
+    box_height: ClassVar[str] = "4cm"  # free-response answer box
+    n_choices: ClassVar[int] = 4
+
+    # -- drawing and solving -------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> ParamsModel:
+        raise NotImplementedError
+
+    def solve(self, params: ParamsModel) -> AnswerModel:
+        """Ground truth, computed by a torch solver."""
+        raise NotImplementedError
+
+    def reference(self, params: ParamsModel) -> AnswerModel:
+        """An independent closed form or numpy computation, used to check `solve`."""
+        raise NotImplementedError
+
+    # -- presentation ----------------------------------------------------------
+    def answer_latex(self, answer: AnswerModel) -> str:
+        """The short final answer, as LaTeX, for the key's answer box."""
+        raise NotImplementedError
+
+    def key_texts(self, answer: AnswerModel) -> list[str]:
+        """Strings that must appear in the key's extracted text (pdftotext), spaces ignored."""
+        from examforge.renderers.text import latex_to_text
+
+        return [latex_to_text(self.answer_latex(answer))]
+
+    # -- multiple choice ---------------------------------------------------------
+    def choice_value(self, answer: AnswerModel) -> Any:
+        """The quantity the options show; by default the answer's first field."""
+        return next(iter(answer.model_dump().values()))
+
+    def mistakes(self, params: ParamsModel) -> dict[str, Any]:
+        """Named wrong values of `choice_value`, each from a deliberately wrong solver path."""
+        raise NotImplementedError
+
+    def fallback_mistakes(self, params: ParamsModel, answer: AnswerModel) -> dict[str, Any]:
+        """Used only when the named mistakes collide with the answer or each other."""
+        value = self.choice_value(answer)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            step = 1 if float(value).is_integer() else max(abs(value) * 0.25, 0.05)
+            return {
+                "off_by_one_up": value + step,
+                "off_by_one_down": value - step,
+                "doubled": value * 2 if value else 2 * step,
+                "halved": value / 2 if value else -2 * step,
+                "sign_flip": -value if value else 3 * step,
+            }
+        return {}
+
+    def choice_latex(self, value: Any) -> str:
+        from examforge.renderers.latex import fmt
+
+        return f"${fmt(value)}$"
+
+    # -- helpers ------------------------------------------------------------------
+    @property
+    def topic(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def __repr__(self) -> str:
+        return f"<QuestionType {self.id}>"
+
+
+def values_agree(a: Any, b: Any, *, rtol: float, atol: float) -> bool:
+    """Recursive comparison of JSON-like values with a numeric tolerance."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isinf(a) or math.isinf(b):
+            return a == b
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_agree(a[k], b[k], rtol=rtol, atol=atol) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_agree(x, y, rtol=rtol, atol=atol) for x, y in zip(a, b))
+    return a == b

@@ -1,0 +1,35 @@
+"""One drawn variant as LaTeX blocks: the question (with its answer area) and the worked
+solution. The exam, the key, `examforge sample` and the drills all go through these."""
+
+from __future__ import annotations
+
+from examforge.registry import template_names
+from examforge.renderers.latex import Latex, render
+from examforge.variant import Variant
+
+
+def question_text(v: Variant) -> Latex:
+    """The question statement only; it reads params, never the answer."""
+    return render(template_names(v.qtype.id)[0], p=v.params, form=v.form)
+
+
+def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
+    return render(
+        "blocks/answer_area.tex.j2",
+        choices=v.choices,
+        key=key,
+        height=height or v.qtype.box_height,
+        answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
+        correct=v.correct_letter,
+    )
+
+
+def question_latex(v: Variant, *, key: bool = False, height: str | None = None) -> Latex:
+    return Latex(question_text(v) + "\n" + answer_area(v, key=key, height=height))
+
+
+def solution_latex(v: Variant) -> Latex:
+    """The worked solution, from the numbers the solver recorded."""
+    return render(
+        template_names(v.qtype.id)[1], p=v.params, a=v.answer, form=v.form, correct=v.correct_letter
+    )

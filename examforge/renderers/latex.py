@@ -1,0 +1,123 @@
+"""The Jinja2 environment for LaTeX templates and its filters.
+
+Delimiters are LaTeX-safe (\\VAR{...}, \\BLOCK{...}, \\#{...}), undefined names fail loudly,
+and every plain string that reaches the output is escaped unless it is `Latex` markup made
+by one of our filters. Templates hold no logic beyond choosing what to print."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Iterable
+
+import jinja2
+from pylatex.utils import escape_latex
+
+
+class Latex(str):
+    """A string that is already LaTeX and must not be escaped again."""
+
+
+def escape(text: Any) -> Latex:
+    """Escape user text so that it prints literally (pylatex's escaping, no newlines kept)."""
+    return Latex(escape_latex(str(text)).replace("\\newline%\n", " "))
+
+
+def fmt(x: Any, digits: int = 4) -> Latex:
+    """A number as a short, exact-looking decimal: 3, -0.75, 0.4547. Bools print as words."""
+    if isinstance(x, bool):
+        return Latex("True" if x else "False")
+    if isinstance(x, int):
+        return Latex(str(x))
+    if isinstance(x, Fraction):
+        return Latex(str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}")
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return Latex(r"\infty" if x > 0 else (r"-\infty" if x < 0 else "NaN"))
+        r = round(x, digits)
+        if r == 0:
+            r = 0.0
+        if float(r).is_integer():
+            return Latex(str(int(r)))
+        return Latex(f"{r:.{digits}f}".rstrip("0").rstrip("."))
+    if isinstance(x, (list, tuple)):
+        return Latex("(" + ", ".join(fmt(v, digits) for v in x) + ")")
+    raise TypeError(f"fmt: cannot format {type(x).__name__} {x!r}")
+
+
+def frac(x: float, max_den: int = 12) -> Latex:
+    """A number as a fraction when it is one with a small denominator (1/7), else a decimal."""
+    f = Fraction(x).limit_denominator(max_den)
+    if abs(float(f) - x) < 1e-9 and f.denominator != 1:
+        sign = "-" if f < 0 else ""
+        return Latex(rf"{sign}\tfrac{{{abs(f.numerator)}}}{{{f.denominator}}}")
+    return fmt(x)
+
+
+def matrix(rows: Iterable[Iterable[Any]], digits: int = 4, env: str = "bmatrix", fractions: bool = False) -> Latex:
+    cell = (lambda v: frac(v)) if fractions else (lambda v: fmt(v, digits))
+    body = r" \\ ".join(" & ".join(cell(v) for v in row) for row in rows)
+    return Latex(rf"\begin{{{env}}} {body} \end{{{env}}}")
+
+
+def shape(dims: Iterable[Any]) -> Latex:
+    return Latex(r" \times ".join(fmt(d) for d in dims))
+
+
+def texttt(text: Any) -> Latex:
+    """Literal text in typewriter font with visible spaces (for tokens and code strings)."""
+    escaped = escape(text)
+    return Latex(r"\texttt{" + escaped.replace(" ", r"\textvisiblespace{}") + "}")
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Latex):
+        return value
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, (bool, int, float, Fraction)):
+        return fmt(value)
+    if value is None:
+        raise TypeError("template printed None")
+    raise TypeError(f"template printed a {type(value).__name__}; use a filter (fmt, matrix, shape)")
+
+
+def _latex_filter(value: Any) -> Latex:
+    """Mark trusted LaTeX made in Python (never user text)."""
+    return value if isinstance(value, Latex) else Latex(str(value))
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("examforge", "templates"),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        line_statement_prefix="%%",
+        line_comment_prefix="%#",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+    )
+    env.filters.update(
+        fmt=fmt,
+        frac=frac,
+        matrix=matrix,
+        shape=shape,
+        tex=escape,
+        texttt=texttt,
+        latex=_latex_filter,
+    )
+    return env
+
+
+def render(template: str, **context: Any) -> Latex:
+    return Latex(environment().get_template(template).render(**context))

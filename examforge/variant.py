@@ -1,0 +1,138 @@
+"""Drawing one variant: params from the seed, the torch answer, and for multiple choice the
+options built from named mistakes, placed by the seed's layout stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from examforge.errors import GenerationError, InputError, describe_validation_error
+from examforge.question import FORMS, AnswerModel, ParamsModel, QuestionType
+from examforge.seeding import variant_rngs
+
+LETTERS = "ABCDEFGH"
+
+
+@dataclass(frozen=True)
+class Choice:
+    letter: str
+    latex: str
+    mistake: str | None  # None marks the correct option
+
+
+@dataclass(frozen=True)
+class Variant:
+    qtype: QuestionType
+    form: str
+    seed: int | None
+    params: ParamsModel
+    answer: AnswerModel
+    choices: tuple[Choice, ...] = field(default=())
+
+    @property
+    def correct_letter(self) -> str | None:
+        for choice in self.choices:
+            if choice.mistake is None:
+                return choice.letter
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "generator": self.qtype.id,
+            "form": self.form,
+            "seed": self.seed,
+            "params": self.params.model_dump(mode="json"),
+            "answer": self.answer.model_dump(mode="json"),
+        }
+        if self.choices:
+            data["choices"] = [
+                {"letter": c.letter, "latex": c.latex, "mistake": c.mistake} for c in self.choices
+            ]
+            data["correct"] = self.correct_letter
+        return data
+
+
+def validate_params(
+    qtype: QuestionType, data: Mapping[str, Any], *, where: str, prefix: str = "params"
+) -> ParamsModel:
+    try:
+        return qtype.Params.model_validate(dict(data))
+    except ValidationError as err:
+        raise InputError(describe_validation_error(err, where=where, prefix=prefix)) from None
+
+
+def draw(
+    qtype: QuestionType,
+    seed: int,
+    *,
+    form: str = "free",
+    overrides: Mapping[str, Any] | None = None,
+    where: str = "",
+) -> Variant:
+    """The variant of `qtype` for `seed`. `overrides` replace sampled fields before solving."""
+    params_rng, layout_rng = variant_rngs(seed)
+    try:
+        params = qtype.sample(params_rng)
+    except ValidationError as err:  # a generator bug: name it and the seed
+        raise GenerationError(f"{qtype.id} seed {seed}: sampled invalid params:\n{err}") from None
+    if overrides:
+        merged = {**params.model_dump(mode="json"), **overrides}
+        params = validate_params(qtype, merged, where=where or f"{qtype.id} overrides")
+    return make_variant(qtype, params, form=form, seed=seed, layout_rng=layout_rng)
+
+
+def make_variant(
+    qtype: QuestionType,
+    params: ParamsModel,
+    *,
+    form: str = "free",
+    seed: int | None = None,
+    layout_rng=None,
+) -> Variant:
+    if form not in qtype.forms:
+        raise InputError(f"{qtype.id}: form {form!r} is not offered; choose one of {', '.join(qtype.forms)}")
+    answer = qtype.solve(params)
+    choices: tuple[Choice, ...] = ()
+    if form in ("mc", "tf"):
+        if layout_rng is None:
+            layout_rng = variant_rngs(seed or 0)[1]
+        choices = build_choices(qtype, params, answer, layout_rng, seed=seed, form=form)
+    return Variant(qtype=qtype, form=form, seed=seed, params=params, answer=answer, choices=choices)
+
+
+def build_choices(qtype, params, answer, rng, *, seed, form) -> tuple[Choice, ...]:
+    """Correct option plus distinct named mistakes; the correct position is uniform over seeds."""
+    if form == "tf":
+        return qtype.tf_choices(params, answer)  # type: ignore[attr-defined]
+    n = qtype.n_choices
+    correct = qtype.choice_latex(qtype.choice_value(answer))
+    seen = {_norm(correct)}
+    picked: list[tuple[str, str]] = []
+    for source in (qtype.mistakes(params), qtype.fallback_mistakes(params, answer)):
+        for name, value in source.items():
+            if len(picked) == n - 1:
+                break
+            latex = qtype.choice_latex(value)
+            if _norm(latex) in seen:
+                continue
+            seen.add(_norm(latex))
+            picked.append((name, latex))
+    if len(picked) < n - 1:
+        raise GenerationError(
+            f"{qtype.id} seed {seed}: only {len(picked)} distinct distractors, need {n - 1}"
+        )
+    order = rng.permutation(n - 1)
+    position = int(rng.integers(n))
+    options: list[tuple[str, str | None]] = [(picked[i][1], picked[i][0]) for i in order]
+    options.insert(position, (correct, None))
+    return tuple(Choice(LETTERS[i], latex, mistake) for i, (latex, mistake) in enumerate(options))
+
+
+def _norm(latex: str) -> str:
+    return "".join(latex.split())
+
+
+
+__all__ = ["Choice", "Variant", "draw", "make_variant", "validate_params", "FORMS"]

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make sure pdflatex, the LaTeX packages examforge uses and poppler-utils are present.
+# Installs them from Debian's packages when missing; idempotent.
+set -euo pipefail
+
+PACKAGES="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-pictures lmodern latexmk poppler-utils"
+
+have_all() {
+  command -v pdflatex >/dev/null 2>&1 || return 1
+  command -v pdftotext >/dev/null 2>&1 || return 1
+  command -v pdftoppm >/dev/null 2>&1 || return 1
+  for sty in exam.cls tikz.sty pgfplots.sty lmodern.sty zref-savepos.sty; do
+    [ -n "$(kpsewhich "$sty" 2>/dev/null)" ] || return 1
+  done
+}
+
+if have_all; then
+  exit 0
+fi
+
+echo "examforge: TeX Live or poppler-utils is missing; installing from Debian packages..." >&2
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+fi
+if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" != "0" ] && [ -z "$SUDO" ]; }; then
+  cat >&2 <<MSG
+examforge: cannot install TeX automatically (no apt-get, or not root and no sudo).
+Please install, with your system's package manager:
+  - a TeX Live with pdflatex and the packages: exam, tikz/pgfplots, lmodern, zref
+    (Debian/Ubuntu: $PACKAGES)
+  - poppler-utils (pdftotext, pdftoppm)
+  (macOS: brew install --cask mactex-no-gui && brew install poppler)
+then run the command again.
+MSG
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+have_all || { echo "examforge: TeX install finished but pdflatex/packages are still missing." >&2; exit 1; }
+echo "examforge: TeX Live installed." >&2
