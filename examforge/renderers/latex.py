@@ -15,13 +15,20 @@ import jinja2
 from pylatex.utils import escape_latex
 
 
+_LITERAL = {"'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}"}
+
+
 class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
 
 
 def escape(text: Any) -> Latex:
     """Escape user text so that it prints literally (pylatex's escaping, no newlines kept)."""
-    return Latex(escape_latex(str(text)).replace("\\newline%\n", " "))
+    escaped = escape_latex(str(text)).replace("\\newline%\n", " ")
+    # Straight quotes and backticks print as themselves, not as typographic quotes.
+    for char, glyph in _LITERAL.items():
+        escaped = escaped.replace(char, glyph)
+    return Latex(escaped)
 
 
 def fmt(x: Any, digits: int = 4) -> Latex:

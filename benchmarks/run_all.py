@@ -1,0 +1,12 @@
+"""Run every benchmark in turn."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+status = 0
+for script in ("draw_speed.py", "build_speed.py"):
+    print(f"== {script}", flush=True)
+    status |= subprocess.call([sys.executable, str(HERE / script)])
+sys.exit(status)

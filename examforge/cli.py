@@ -1,0 +1,163 @@
+"""The `examforge` command: list, sample, solve, build."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from examforge import __version__, registry
+from examforge.errors import ExamforgeError, InputError
+from examforge.renderers.blocks import question_latex, question_text, solution_latex
+from examforge.renderers.text import latex_to_text
+from examforge.variant import Variant, draw, make_variant, validate_params
+
+
+def _fail(err: ExamforgeError) -> None:
+    click.echo(f"examforge: error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ExamforgeError as err:
+            _fail(err)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="examforge")
+def main() -> None:
+    """Per-student deep-learning exam questions with torch-checked answers."""
+
+
+@main.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_types(fmt: str) -> None:
+    """List the question types."""
+    types = registry.all_types()
+    if fmt == "json":
+        click.echo(json.dumps(
+            [{"id": t.id, "summary": t.summary, "mirrors": t.mirrors, "forms": list(t.forms)} for t in types],
+            indent=2,
+        ))
+        return
+    width = max(len(t.id) for t in types)
+    for t in types:
+        click.echo(f"{t.id:<{width}}  {t.summary}")
+        click.echo(f"{'':<{width}}  forms: {', '.join(t.forms)}; mirrors seed {t.mirrors}")
+
+
+def _record(v: Variant) -> dict:
+    data = v.to_json()
+    data["question"] = str(question_latex(v, key=False))
+    data["solution"] = str(solution_latex(v))
+    return data
+
+
+def _as_text(v: Variant) -> str:
+    head = f"{v.qtype.id}  seed {v.seed if v.seed is not None else '-'}  ({v.form})"
+    lines = [head, "=" * len(head), latex_to_text(question_text(v))]
+    for c in v.choices:
+        lines.append(f"  {c.letter}. {latex_to_text(c.latex)}")
+    answer = latex_to_text(v.qtype.answer_latex(v.answer))
+    lines += ["", f"Answer: ({v.correct_letter}) {answer}" if v.choices else f"Answer: {answer}"]
+    lines += ["", "Worked solution:", latex_to_text(solution_latex(v)), ""]
+    return "\n".join(lines)
+
+
+def _emit(v: Variant, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(_record(v), ensure_ascii=False))
+    elif fmt == "latex":
+        click.echo(f"% {v.qtype.id} seed {v.seed} ({v.form})\n{question_latex(v, key=False)}")
+        click.echo(f"% --- solution ---\n{solution_latex(v)}")
+    else:
+        click.echo(_as_text(v))
+
+
+FORM = click.option("--form", type=click.Choice(["free", "mc", "tf"]), default="free", show_default=True)
+
+
+@main.command()
+@click.argument("type_id")
+@click.option("--seed", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True)
+@click.option("--count", type=click.IntRange(1, 100000), default=1, show_default=True)
+@FORM
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
+def sample(type_id: str, seed: int, count: int, form: str, fmt: str) -> None:
+    """Draw variants of TYPE_ID for seeds SEED ... SEED+COUNT-1."""
+    qtype = registry.get(type_id)
+    for s in range(seed, seed + count):
+        _emit(draw(qtype, s, form=form), fmt)
+
+
+@main.command()
+@click.argument("type_id")
+@click.option("--params", "params_file", required=True, type=click.File("r", encoding="utf-8"),
+              help="JSON params: one object, a list, or one object per line; '-' reads stdin.")
+@FORM
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="json", show_default=True)
+def solve(type_id: str, params_file, form: str, fmt: str) -> None:
+    """Solve TYPE_ID for given params (seed is null in the output)."""
+    qtype = registry.get(type_id)
+    name = params_file.name if params_file.name != "<stdin>" else "stdin"
+    for where, data in _read_params(params_file.read(), name):
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: expected a JSON object of params, got {type(data).__name__}")
+        params = validate_params(qtype, data, where=where, prefix="params")
+        _emit(make_variant(qtype, params, form=form, seed=None), fmt)
+
+
+def _read_params(text: str, name: str):
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        yield name, whole
+        return
+    if isinstance(whole, list):
+        for i, item in enumerate(whole):
+            yield f"{name}[{i}]", item
+        return
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{name} line {line_no}", json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{name} line {line_no}: invalid JSON: {err.msg} (column {err.colno})") from None
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--roster", required=True, type=click.Path(path_type=Path), help="CSV with id, name, email.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel LaTeX runs (default: cores).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, quiet: bool) -> None:
+    """Build every student's exam and solution key from SPEC into OUT."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from examforge.build import build as run_build
+
+    with Progress(
+        TextColumn("[bold]compiling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), disable=quiet, transient=False,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        manifest = run_build(spec, roster, out_dir, jobs=jobs, progress=progress)
+    n = len(manifest["students"])
+    click.echo(f"built {n} exams and {n} keys in {out_dir}/ (students/, keys/, manifest.json); verified")
+
+
+if __name__ == "__main__":
+    main()

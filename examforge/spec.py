@@ -1,0 +1,145 @@
+"""The exam spec: YAML validated by pydantic. Errors name the file, the field and the value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from examforge import registry
+from examforge.errors import InputError, describe_validation_error
+
+_LENGTH = re.compile(r"^\d+(\.\d+)?(cm|mm|in|pt|em|ex)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuestionSpec(_Strict):
+    generator: str
+    form: Literal["free", "mc", "tf"] = "free"
+    points: float = Field(gt=0, le=1000)
+    params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
+    overrides: dict[str, Any] | None = None  # replace some sampled fields
+    box_height: str | None = None  # free-response answer box, e.g. "5cm"
+
+    @field_validator("generator")
+    @classmethod
+    def _known_generator(cls, value: str) -> str:
+        if value not in registry.known_ids():
+            raise ValueError(registry.unknown_id_message(value))
+        return value
+
+    @field_validator("box_height")
+    @classmethod
+    def _length(cls, value: str | None) -> str | None:
+        if value is not None and not _LENGTH.match(value):
+            raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in'")
+        return value
+
+    @field_validator("points")
+    @classmethod
+    def _whole_or_half(cls, value: float) -> float:
+        if abs(value * 2 - round(value * 2)) > 1e-9:
+            raise ValueError("points must be a whole or half number")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        qtype = registry.get(self.generator)
+        if self.form not in qtype.forms:
+            raise ValueError(
+                f"form {self.form!r} is not offered by {self.generator}; choose one of {', '.join(qtype.forms)}"
+            )
+        if self.params is not None and self.overrides is not None:
+            raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
+        fields = set(qtype.Params.model_fields)
+        for key in (self.overrides or {}):
+            if key not in fields:
+                raise ValueError(
+                    f"overrides: {key!r} is not a parameter of {self.generator}; "
+                    f"its parameters are {', '.join(sorted(fields))}"
+                )
+        return self
+
+    @property
+    def points_label(self) -> str:
+        return str(int(self.points)) if float(self.points).is_integer() else str(self.points)
+
+
+class SectionSpec(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str | None = Field(default=None, max_length=2000)
+    questions: list[QuestionSpec] = Field(min_length=1)
+
+    @property
+    def points(self) -> float:
+        return sum(q.points for q in self.questions)
+
+
+class ExamSpec(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    course: str = Field(default="", max_length=200)
+    date: str = Field(default="", max_length=100)
+    seed: int = Field(ge=0, lt=2**63)
+    instructions: list[str] = Field(default_factory=list)
+    sections: list[SectionSpec] = Field(min_length=1)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        return str(value) if value is not None and not isinstance(value, str) else value
+
+    @property
+    def total_points(self) -> float:
+        return sum(s.points for s in self.sections)
+
+    def slots(self) -> list[tuple[int, int, QuestionSpec]]:
+        """(slot index, section index, question) in exam order; slot indices seed the draws."""
+        out, slot = [], 0
+        for s_index, section in enumerate(self.sections):
+            for question in section.questions:
+                out.append((slot, s_index, question))
+                slot += 1
+        return out
+
+
+def load_spec(path: str | Path) -> ExamSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: spec file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read spec: {err}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the spec must be a YAML mapping with title, seed and sections")
+    try:
+        spec = ExamSpec.model_validate(data)
+    except ValidationError as err:
+        raise InputError(describe_validation_error(err, where=str(path))) from None
+    _check_fixed_params(spec, path)
+    return spec
+
+
+def _check_fixed_params(spec: ExamSpec, path: Path) -> None:
+    from examforge.variant import validate_params
+
+    for s_index, section in enumerate(spec.sections):
+        for q_index, q in enumerate(section.questions):
+            if q.params is not None:
+                validate_params(
+                    registry.get(q.generator), q.params, where=str(path),
+                    prefix=f"sections[{s_index}].questions[{q_index}].params",
+                )
