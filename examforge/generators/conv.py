@@ -6,12 +6,13 @@ import math
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
-from examforge.renderers.latex import shape
-from examforge.solvers.conv import conv2d_output_hw
+from examforge.renderers.latex import matrix, shape
+from examforge.solvers.conv import conv2d_output_hw, conv2d_values, conv2d_windows
 
 Pos = Annotated[int, Field(ge=1, le=4096)]
 NonNeg = Annotated[int, Field(ge=0, le=64)]
@@ -101,7 +102,10 @@ class ConvOutputShape(QuestionType):
         )
 
     def answer_latex(self, a: OutputShapeAnswer) -> str:
-        return f"${shape(a.output_hw)}$"
+        return f"$H' \\times W' = {shape(a.output_hw)}$; output shape ${shape(a.output_shape)}$"
+
+    def key_texts(self, a: OutputShapeAnswer) -> list[str]:
+        return [shape(a.output_hw).replace(r"\times", "x"), shape(a.output_shape).replace(r"\times", "x")]
 
     def choice_value(self, a: OutputShapeAnswer):
         return tuple(a.output_hw)
@@ -125,3 +129,266 @@ class ConvOutputShape(QuestionType):
     def fallback_mistakes(self, p, a):
         h, w = a.output_hw
         return {"off_by_one_up": (h + 1, w + 1), "height_only": (h + 1, w), "doubled": (2 * h, 2 * w)}
+
+
+# -- conv.forward_values ---------------------------------------------------------------------
+
+Entry = Annotated[int, Field(ge=-20, le=20)]
+IntMatrix = tuple[tuple[Entry, ...], ...]
+
+MAX_INPUT_SIDE = 8
+MAX_KERNEL_SIDE = 5
+MAX_OUTPUT_SIDE = 6
+
+
+def _dims(m, name: str) -> tuple[int, int]:
+    """Rows and columns of a non-empty rectangular matrix, or a ValueError naming it."""
+    if not m or not m[0]:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix (a list of rows)")
+    widths = sorted({len(row) for row in m})
+    if len(widths) > 1:
+        raise ValueError(f"{name} is not rectangular: its rows have lengths {widths}")
+    return len(m), len(m[0])
+
+
+def _pad(m, p: int) -> list[list[int]]:
+    w = len(m[0]) + 2 * p
+    zeros = [[0] * w for _ in range(p)]
+    return zeros + [[0] * p + list(row) + [0] * p for row in m] + [list(z) for z in zeros]
+
+
+def _correlate(padded, kernel, stride: int) -> tuple[tuple[int, ...], ...] | None:
+    """Plain loops over an already padded input; None when the kernel does not fit."""
+    kh, kw = len(kernel), len(kernel[0])
+    h, w = len(padded), len(padded[0])
+    if kh > h or kw > w:
+        return None
+    rows = []
+    for top in range(0, h - kh + 1, stride):
+        row = []
+        for left in range(0, w - kw + 1, stride):
+            row.append(sum(padded[top + a][left + b] * kernel[a][b] for a in range(kh) for b in range(kw)))
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+def _transpose(m) -> tuple[tuple[int, ...], ...]:
+    return tuple(zip(*m))
+
+
+def _rot180(m) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(reversed(row)) for row in reversed(m))
+
+
+class ForwardValuesParams(ParamsModel):
+    input: IntMatrix
+    kernel: IntMatrix
+    stride: Annotated[int, Field(ge=1, le=4)]
+    padding: Annotated[int, Field(ge=0, le=3)]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        h, w = _dims(self.input, "input")
+        kh, kw = _dims(self.kernel, "kernel")
+        if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+            raise ValueError(f"input is {h}x{w}; at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} keeps it hand-computable")
+        if kh > MAX_KERNEL_SIDE or kw > MAX_KERNEL_SIDE:
+            raise ValueError(f"kernel is {kh}x{kw}; at most {MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE} is allowed")
+        p = self.padding
+        if p >= min(kh, kw):
+            raise ValueError(
+                f"padding {p} must be smaller than the kernel ({kh}x{kw}), "
+                "otherwise some outputs see only padding zeros"
+            )
+        if kh > h + 2 * p or kw > w + 2 * p:
+            raise ValueError(
+                f"kernel {kh}x{kw} does not fit the padded input "
+                f"{h + 2 * p}x{w + 2 * p} (input {h}x{w} + 2*{p})"
+            )
+        oh, ow = _out(h, kh, self.stride, p), _out(w, kw, self.stride, p)
+        if oh > MAX_OUTPUT_SIDE or ow > MAX_OUTPUT_SIDE:
+            raise ValueError(
+                f"the output would be {oh}x{ow}; at most {MAX_OUTPUT_SIDE}x{MAX_OUTPUT_SIDE} "
+                "keeps it hand-computable"
+            )
+        return self
+
+
+class ConvWindow(BaseModel):
+    """One output entry: 1-based position, the (input, weight) pairs multiplied, their sum."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    i: int
+    j: int
+    products: tuple[tuple[int, int], ...]
+    value: int
+
+
+class ForwardValuesAnswer(AnswerModel):
+    output: tuple[tuple[int, ...], ...]
+    output_shape: tuple[int, int]
+    input_shape: tuple[int, int]
+    kernel_shape: tuple[int, int]
+    spans: tuple[int, int]  # N + 2P - K per axis
+    padded_input: tuple[tuple[int, ...], ...]
+    windows: tuple[ConvWindow, ...]  # row-major over the output
+
+
+def _exact_int(x: float, what: str) -> int:
+    n = int(round(x))
+    if abs(x - n) > 1e-9:
+        raise ArithmeticError(f"conv.forward_values: {what} = {x} is not an integer")
+    return n
+
+
+def _fv_shapes(p: ForwardValuesParams) -> dict:
+    """Sizes for the worked solution: input, kernel, N + 2P - K per axis and the output size."""
+    h, w = len(p.input), len(p.input[0])
+    kh, kw = len(p.kernel), len(p.kernel[0])
+    spans = (h + 2 * p.padding - kh, w + 2 * p.padding - kw)
+    return {
+        "output_shape": (spans[0] // p.stride + 1, spans[1] // p.stride + 1),
+        "input_shape": (h, w),
+        "kernel_shape": (kh, kw),
+        "spans": spans,
+    }
+
+
+# (kernel, stride, padding) -> input sides whose output is 2..cap per axis; cap 4 for 2x2
+# kernels and 3 for 3x3 ones, so at most 16 four-term or 9 nine-term sums by hand.
+_FV_SIDES = (4, 5, 6)
+_FV_COMBOS: tuple[tuple[int, int, int, tuple[int, ...]], ...] = tuple(
+    (k, s, p, sizes)
+    for k in (2, 3)
+    for s in (1, 2)
+    for p in (0, 1)
+    if (sizes := tuple(n for n in _FV_SIDES if 2 <= _out(n, k, s, p) <= (4 if k == 2 else 3)))
+)
+_FV_MAX_TRIES = 100
+
+
+@register
+class ConvForwardValues(QuestionType):
+    id = "conv.forward_values"
+    summary = "Output values of a single-channel 2-D convolution (cross-correlation) with stride and padding."
+    mirrors = "001 Q3 (4x4 input, 2x2 filter, stride 1 / padding 1 stride 2)"
+    Params = ForwardValuesParams
+    Answer = ForwardValuesAnswer
+    box_height = "5cm"
+
+    def sample(self, rng: np.random.Generator) -> ForwardValuesParams:
+        k, s, p, sizes = _FV_COMBOS[int(rng.integers(len(_FV_COMBOS)))]
+        h = int(rng.choice(sizes))
+        w = h if rng.random() < 0.7 else int(rng.choice(sizes))
+        low = 0 if rng.random() < 0.6 else -2
+        for _ in range(_FV_MAX_TRIES):
+            image = rng.integers(low, 4, size=(h, w))
+            kernel = rng.integers(-1, 3, size=(k, k))
+            if np.count_nonzero(kernel) < 2:
+                continue
+            out = _correlate(_pad(image.tolist(), p), kernel.tolist(), s)
+            if out is None or not any(any(row) for row in out):
+                continue
+            return ForwardValuesParams(
+                input=tuple(map(tuple, image.tolist())),
+                kernel=tuple(map(tuple, kernel.tolist())),
+                stride=s,
+                padding=p,
+            )
+        seed = rng.bit_generator.seed_seq.entropy
+        raise GenerationError(
+            f"{self.id} seed {seed}: no non-degenerate input/kernel in {_FV_MAX_TRIES} draws"
+        )
+
+    def solve(self, p: ForwardValuesParams) -> ForwardValuesAnswer:
+        values = conv2d_values(p.input, p.kernel, stride=p.stride, padding=p.padding)
+        padded, grid = conv2d_windows(p.input, p.kernel, stride=p.stride, padding=p.padding)
+        output = tuple(tuple(_exact_int(v, "an output entry") for v in row) for row in values)
+        flat_kernel = [w for row in p.kernel for w in row]
+        windows = []
+        for r, row in enumerate(grid):
+            for c, window in enumerate(row):
+                xs = [_exact_int(x, "an input entry") for x in window]
+                if sum(x * w for x, w in zip(xs, flat_kernel)) != output[r][c]:
+                    raise ArithmeticError(f"{self.id}: window ({r}, {c}) disagrees with conv2d")
+                windows.append(
+                    ConvWindow(i=r + 1, j=c + 1, products=tuple(zip(xs, flat_kernel)), value=output[r][c])
+                )
+        shapes = _fv_shapes(p)
+        if shapes["output_shape"] != (len(output), len(output[0])):
+            raise ArithmeticError(f"{self.id}: conv2d output {len(output)}x{len(output[0])} disagrees with the formula")
+        return ForwardValuesAnswer(
+            output=output,
+            **shapes,
+            padded_input=tuple(tuple(_exact_int(x, "a padded entry") for x in row) for row in padded),
+            windows=tuple(windows),
+        )
+
+    def reference(self, p: ForwardValuesParams) -> ForwardValuesAnswer:
+        padded = np.pad(np.array(p.input, dtype=np.int64), p.padding)
+        ker = np.array(p.kernel, dtype=np.int64)
+        kh, kw = ker.shape
+        oh = (padded.shape[0] - kh) // p.stride + 1
+        ow = (padded.shape[1] - kw) // p.stride + 1
+        out = np.zeros((oh, ow), dtype=np.int64)
+        windows = []
+        for r in range(oh):
+            for c in range(ow):
+                patch = padded[r * p.stride : r * p.stride + kh, c * p.stride : c * p.stride + kw]
+                out[r, c] = int((patch * ker).sum())
+                pairs = tuple((int(x), int(w)) for x, w in zip(patch.ravel(), ker.ravel()))
+                windows.append(ConvWindow(i=r + 1, j=c + 1, products=pairs, value=int(out[r, c])))
+        return ForwardValuesAnswer(
+            output=tuple(map(tuple, out.tolist())),
+            output_shape=(oh, ow),
+            input_shape=(len(p.input), len(p.input[0])),
+            kernel_shape=(kh, kw),
+            spans=(padded.shape[0] - kh, padded.shape[1] - kw),
+            padded_input=tuple(map(tuple, padded.tolist())),
+            windows=tuple(windows),
+        )
+
+    def answer_latex(self, a: ForwardValuesAnswer) -> str:
+        return f"$Y = {matrix(a.output)}$"
+
+    def key_texts(self, a: ForwardValuesAnswer) -> list[str]:
+        # pdftotext reads a matrix row by row: each row's entries, in order.
+        return [" ".join(str(v) for v in row) for row in a.output]
+
+    def choice_value(self, a: ForwardValuesAnswer):
+        return tuple(tuple(row) for row in a.output)
+
+    def choice_latex(self, value) -> str:
+        return f"${matrix(value)}$"
+
+    def mistakes(self, p: ForwardValuesParams) -> dict:
+        padded = _pad(p.input, p.padding)
+        right = _correlate(padded, p.kernel, p.stride)
+        wrong = {
+            "flipped_kernel": _correlate(padded, _rot180(p.kernel), p.stride),
+            "forgot_padding": _correlate(p.input, p.kernel, p.stride) if p.padding else None,
+            "kernel_transposed": _correlate(padded, _transpose(p.kernel), p.stride),
+            "ignored_stride": _correlate(padded, p.kernel, 1) if p.stride > 1 else None,
+            "output_transposed": _transpose(right),
+            "dropped_minus_signs": _correlate(padded, [[abs(w) for w in row] for row in p.kernel], p.stride),
+        }
+        return {name: value for name, value in wrong.items() if value is not None}
+
+    def fallback_mistakes(self, p: ForwardValuesParams, a: ForwardValuesAnswer) -> dict:
+        y = [list(row) for row in a.output]
+
+        def bumped(r: int, c: int, d: int):
+            m = [list(row) for row in y]
+            m[r][c] += d
+            return tuple(map(tuple, m))
+
+        return {
+            "corner_plus_one": bumped(0, 0, 1),
+            "corner_minus_one": bumped(0, 0, -1),
+            "last_entry_plus_one": bumped(-1, -1, 1),
+            "all_plus_one": tuple(tuple(v + 1 for v in row) for row in y),
+            "doubled": tuple(tuple(2 * v for v in row) for row in y),
+            "negated": tuple(tuple(-v for v in row) for row in y),
+            "corner_plus_two": bumped(0, 0, 2),
+        }

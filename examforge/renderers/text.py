@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import re
 
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
-_converter = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+_context = get_default_latex_context_db().filter_context()
+_context.add_context_category(
+    "examforge",
+    prepend=True,
+    macros=[
+        MacroTextSpec("texttt", simplify_repl="%(1)s"),
+        MacroTextSpec("textvisiblespace", simplify_repl="\u2423"),
+        MacroTextSpec("textquotesingle", simplify_repl="'"),
+        MacroTextSpec("textquotedbl", simplify_repl='"'),
+        MacroTextSpec("textasciigrave", simplify_repl="`"),
+        MacroTextSpec("frac", simplify_repl="(%(1)s)/(%(2)s)"),
+        MacroTextSpec("tfrac", simplify_repl="%(1)s/%(2)s"),
+        MacroTextSpec("dfrac", simplify_repl="(%(1)s)/(%(2)s)"),
+    ],
+)
+_converter = LatexNodes2Text(latex_context=_context, math_mode="text", strict_latex_spaces=True)
 
 
 def latex_to_text(latex: str) -> str:

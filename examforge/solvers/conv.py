@@ -44,3 +44,20 @@ def pool2d_values(
         x = torch.tensor(image, dtype=DTYPE)[None, None]
         pool = F.max_pool2d if mode == "max" else F.avg_pool2d
         return pool(x, kernel_size=kernel, stride=stride)[0, 0].tolist()
+
+
+def conv2d_windows(
+    image: Sequence[Sequence[float]], kernel: Sequence[Sequence[float]], *, stride: int, padding: int
+) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """The zero-padded input and, per output position (row-major), the input window the kernel
+    is laid over, flattened row-major: F.pad then F.unfold, the im2col view of conv2d."""
+    with torch.no_grad():
+        x = torch.tensor(image, dtype=DTYPE)[None, None]
+        kh, kw = len(kernel), len(kernel[0])
+        padded = F.pad(x, (padding, padding, padding, padding))
+        cols = F.unfold(padded, kernel_size=(kh, kw), stride=stride)[0]  # (kh*kw, L)
+        windows = cols.T.tolist()  # L windows, each kh*kw values
+        out_h = (padded.shape[-2] - kh) // stride + 1
+        out_w = (padded.shape[-1] - kw) // stride + 1
+    grid = [windows[r * out_w : (r + 1) * out_w] for r in range(out_h)]
+    return padded[0, 0].tolist(), grid

@@ -1,0 +1,385 @@
+"""Whole-network CNN questions: tracing shapes and counting parameters layer by layer."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.registry import register
+from examforge.renderers.latex import escape, shape
+from examforge.solvers.cnn import trace_shapes
+
+# -- params ------------------------------------------------------------------------------------
+
+
+class ConvLayer(ParamsModel):
+    type: Literal["conv"]
+    out_channels: Annotated[int, Field(ge=1, le=1024)]
+    kernel: Annotated[int, Field(ge=1, le=11)]
+    stride: Annotated[int, Field(ge=1, le=8)] = 1
+    padding: Annotated[int, Field(ge=0, le=8)] = 0
+
+
+class PoolLayer(ParamsModel):
+    type: Literal["maxpool", "avgpool"]
+    kernel: Annotated[int, Field(ge=1, le=8)]
+    stride: Annotated[int, Field(ge=1, le=8)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stride_defaults_to_kernel(cls, data):
+        # As in PyTorch: a pooling layer without a stride moves by its window size.
+        if isinstance(data, dict) and "stride" not in data and "kernel" in data:
+            data = {**data, "stride": data["kernel"]}
+        return data
+
+
+class ReluLayer(ParamsModel):
+    type: Literal["relu"]
+
+
+class FlattenLayer(ParamsModel):
+    type: Literal["flatten"]
+
+
+class LinearLayer(ParamsModel):
+    type: Literal["linear"]
+    out_features: Annotated[int, Field(ge=1, le=4096)]
+
+
+Layer = Annotated[
+    Union[ConvLayer, PoolLayer, ReluLayer, FlattenLayer, LinearLayer], Field(discriminator="type")
+]
+
+_DISPLAY = {
+    "conv": "Conv",
+    "maxpool": "MaxPool",
+    "avgpool": "AvgPool",
+    "relu": "ReLU",
+    "flatten": "Flatten",
+    "linear": "Linear",
+}
+_MODULE = {
+    "conv": "nn.Conv2d",
+    "maxpool": "nn.MaxPool2d",
+    "avgpool": "nn.AvgPool2d",
+    "relu": "nn.ReLU",
+    "flatten": "nn.Flatten",
+    "linear": "nn.Linear",
+}
+
+
+def layer_names(layers) -> tuple[str, ...]:
+    """Conv-1, AvgPool-1, ReLU-1, ..., numbered per kind only when a kind occurs more than once."""
+    totals: dict[str, int] = {}
+    for layer in layers:
+        totals[layer.type] = totals.get(layer.type, 0) + 1
+    seen: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        seen[layer.type] = seen.get(layer.type, 0) + 1
+        base = _DISPLAY[layer.type]
+        names.append(f"{base}-{seen[layer.type]}" if totals[layer.type] > 1 else base)
+    return tuple(names)
+
+
+def _spatial(n: int, kernel: int, stride: int, padding: int) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+class ShapeTraceParams(ParamsModel):
+    input_shape: tuple[
+        Annotated[int, Field(ge=1, le=512)],
+        Annotated[int, Field(ge=1, le=1024)],
+        Annotated[int, Field(ge=1, le=1024)],
+    ]
+    layers: Annotated[tuple[Layer, ...], Field(min_length=2, max_length=24)]
+
+    @model_validator(mode="after")
+    def _network_is_consistent(self):
+        c, h, w = self.input_shape
+        flat_at: int | None = None
+        for i, layer in enumerate(self.layers):
+            where = f"layers[{i}] ({layer.type})"
+            if layer.type == "flatten":
+                if flat_at is not None:
+                    raise ValueError(f"{where}: only one flatten is allowed; layers[{flat_at}] already flattens")
+                flat_at = i
+            elif layer.type == "linear":
+                if flat_at is None:
+                    raise ValueError(f"{where}: a linear layer must come after the flatten layer")
+            elif layer.type in ("conv", "maxpool", "avgpool"):
+                if flat_at is not None:
+                    raise ValueError(
+                        f"{where}: conv and pooling layers need a CxHxW input, "
+                        f"but layers[{flat_at}] already flattened it"
+                    )
+                pad = layer.padding if layer.type == "conv" else 0
+                nh, nw = (_spatial(n, layer.kernel, layer.stride, pad) for n in (h, w))
+                if nh < 1 or nw < 1:
+                    raise ValueError(
+                        f"{where}: kernel {layer.kernel} with padding {pad} does not fit its "
+                        f"{h}x{w} input ({h}+2*{pad}-{layer.kernel} < 0), the output would be {nh}x{nw}"
+                    )
+                h, w = nh, nw
+                if layer.type == "conv":
+                    c = layer.out_channels
+        if not any(layer.type == "linear" for layer in self.layers):
+            raise ValueError("the network needs a flatten followed by at least one linear layer")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return layer_names(self.layers)
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        return tuple(_MODULE[layer.type] for layer in self.layers)
+
+    @property
+    def first_linear(self) -> int:
+        return next(i for i, layer in enumerate(self.layers) if layer.type == "linear")
+
+    @property
+    def n_classes(self) -> int:
+        return self.layers[-1].out_features if self.layers[-1].type == "linear" else 0
+
+
+# -- answer ------------------------------------------------------------------------------------
+
+
+class ShapeTraceAnswer(AnswerModel):
+    shapes: tuple[tuple[int, ...], ...]  # output shape after each layer, batch dimension dropped
+    params: tuple[int, ...]  # trainable parameters per layer, biases included
+    flatten_dim: int  # in_features of the first linear layer
+    total_params: int
+    names: tuple[str, ...]
+    in_shapes: tuple[tuple[int, ...], ...]  # input shape of each layer
+    spans: tuple[tuple[int, int] | None, ...]  # N + 2P - K per spatial axis (conv and pool)
+    floors: tuple[tuple[int, int] | None, ...]  # floor(span / S) per spatial axis
+
+
+def _steps(layer, in_shape: tuple[int, ...]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    if layer.type not in ("conv", "maxpool", "avgpool"):
+        return None, None
+    pad = layer.padding if layer.type == "conv" else 0
+    spans = (in_shape[1] + 2 * pad - layer.kernel, in_shape[2] + 2 * pad - layer.kernel)
+    return spans, (spans[0] // layer.stride, spans[1] // layer.stride)
+
+
+# -- sampling ----------------------------------------------------------------------------------
+
+_SIDES = range(28, 65)
+_CONV1 = ((3, 1, 0), (3, 1, 1), (5, 1, 0), (5, 1, 2), (5, 1, 1), (7, 1, 0), (3, 2, 1), (5, 2, 2))  # k, s, p
+_POOL1 = ((2, 2), (3, 3), (4, 4), (3, 2))  # k, s
+_CONV2 = ((3, 1, 0), (3, 1, 1), (4, 1, 1), (5, 1, 0), (5, 1, 2), (4, 1, 0), (2, 1, 0))
+_POOL2 = ((2, 2), (3, 3))
+_FINAL = range(2, 8)  # spatial size before flatten
+
+
+@lru_cache(maxsize=1)
+def _architectures() -> tuple[tuple[tuple, ...], tuple[tuple, ...]]:
+    """All (side, conv1, pool1, conv2, pool2) whose spatial sizes stay hand-computable: the final
+    side is 2..7; split into those where every division is exact and those with one floor."""
+    exact, floored = [], []
+    for n in _SIDES:
+        for c1 in _CONV1:
+            for p1 in _POOL1:
+                for c2 in _CONV2:
+                    for p2 in _POOL2:
+                        side, inexact = n, 0
+                        for k, s, pad in (c1, (*p1, 0), c2, (*p2, 0)):
+                            span = side + 2 * pad - k
+                            if span < 0:
+                                break
+                            inexact += span % s != 0
+                            side = span // s + 1
+                        else:
+                            if side in _FINAL and inexact <= 1:
+                                (floored if inexact else exact).append((n, c1, p1, c2, p2))
+    return tuple(exact), tuple(floored)
+
+
+def _block(rng: np.random.Generator, conv, pool, channels: int) -> list[dict]:
+    k, s, pad = conv
+    pk, ps = pool
+    conv_layer = {"type": "conv", "out_channels": channels, "kernel": k, "stride": s, "padding": pad}
+    pool_layer = {"type": str(rng.choice(("maxpool", "avgpool"))), "kernel": pk, "stride": ps}
+    relu = str(rng.choice(("before_pool", "after_pool", "none"), p=(0.45, 0.4, 0.15)))
+    if relu == "before_pool":
+        return [conv_layer, {"type": "relu"}, pool_layer]
+    if relu == "after_pool":
+        return [conv_layer, pool_layer, {"type": "relu"}]
+    return [conv_layer, pool_layer]
+
+
+# -- the question type -------------------------------------------------------------------------
+
+
+@register
+class CnnShapeTrace(QuestionType):
+    id = "cnn.shape_trace"
+    summary = "Trace a small CNN layer by layer: output shapes, trainable parameters and the Linear in_features."
+    mirrors = "002 Problem 1 (SVHN CNN: conv/avgpool blocks, flatten 144, Conv params 208 and 2064)"
+    Params = ShapeTraceParams
+    Answer = ShapeTraceAnswer
+    box_height = "7cm"
+
+    def sample(self, rng: np.random.Generator) -> ShapeTraceParams:
+        exact, floored = _architectures()
+        pool = floored if rng.random() < 0.3 else exact
+        n, c1, p1, c2, p2 = pool[int(rng.integers(len(pool)))]
+        in_channels = int(rng.choice((1, 3)))
+        ch1 = int(rng.choice((4, 6, 8, 10, 12, 16)))
+        ch2 = int(rng.choice((8, 12, 16, 20, 24, 32)))
+        layers = _block(rng, c1, p1, ch1) + _block(rng, c2, p2, ch2) + [{"type": "flatten"}]
+        classes = int(rng.choice((10, 10, 10, 5, 26, 100)))
+        if rng.random() < 0.3:
+            hidden = int(rng.choice((32, 64, 84, 120, 128)))
+            layers += [
+                {"type": "linear", "out_features": hidden},
+                {"type": "relu"},
+                {"type": "linear", "out_features": classes},
+            ]
+        else:
+            layers.append({"type": "linear", "out_features": classes})
+        return ShapeTraceParams(input_shape=(in_channels, n, n), layers=layers)
+
+    def solve(self, p: ShapeTraceParams) -> ShapeTraceAnswer:
+        shapes, params = trace_shapes(p.input_shape, [layer.model_dump() for layer in p.layers])
+        in_shapes = [tuple(p.input_shape)] + [tuple(s) for s in shapes[:-1]]
+        steps = [_steps(layer, s) for layer, s in zip(p.layers, in_shapes)]
+        for layer, (spans, floors), out in zip(p.layers, steps, shapes):
+            if floors is not None and (floors[0] + 1, floors[1] + 1) != tuple(out[1:]):
+                raise ArithmeticError(f"{self.id}: torch shape {out} disagrees with the floor formula")
+        return ShapeTraceAnswer(
+            shapes=tuple(tuple(s) for s in shapes),
+            params=tuple(params),
+            flatten_dim=in_shapes[p.first_linear][0],
+            total_params=sum(params),
+            names=p.names,
+            in_shapes=tuple(in_shapes),
+            spans=tuple(s for s, _ in steps),
+            floors=tuple(f for _, f in steps),
+        )
+
+    def reference(self, p: ShapeTraceParams) -> ShapeTraceAnswer:
+        shape_now: tuple[int, ...] = tuple(p.input_shape)
+        shapes, params, in_shapes, spans, floors = [], [], [], [], []
+        flatten_dim = None
+        for layer in p.layers:
+            in_shapes.append(shape_now)
+            span = floor = None
+            count = 0
+            if layer.type in ("conv", "maxpool", "avgpool"):
+                c, h, w = shape_now
+                pad = layer.padding if layer.type == "conv" else 0
+                span = (h + 2 * pad - layer.kernel, w + 2 * pad - layer.kernel)
+                floor = (math.floor(span[0] / layer.stride), math.floor(span[1] / layer.stride))
+                if layer.type == "conv":
+                    count = layer.out_channels * (layer.kernel * layer.kernel * c + 1)
+                    c = layer.out_channels
+                shape_now = (c, floor[0] + 1, floor[1] + 1)
+            elif layer.type == "flatten":
+                shape_now = (math.prod(shape_now),)
+            elif layer.type == "linear":
+                if flatten_dim is None:
+                    flatten_dim = shape_now[0]
+                count = layer.out_features * (shape_now[0] + 1)
+                shape_now = (layer.out_features,)
+            shapes.append(shape_now)
+            params.append(count)
+            spans.append(span)
+            floors.append(floor)
+        return ShapeTraceAnswer(
+            shapes=tuple(shapes),
+            params=tuple(params),
+            flatten_dim=flatten_dim,
+            total_params=sum(params),
+            names=layer_names(p.layers),
+            in_shapes=tuple(in_shapes),
+            spans=tuple(spans),
+            floors=tuple(floors),
+        )
+
+    # -- presentation ------------------------------------------------------------------------
+
+    def answer_latex(self, a: ShapeTraceAnswer) -> str:
+        shapes = ", ".join(f"{escape(name)} ${shape(s)}$" for name, s in zip(a.names, a.shapes))
+        counts = ", ".join(f"{escape(name)} {n}" for name, n in zip(a.names, a.params) if n)
+        return (
+            rf"in\_features $= {a.flatten_dim}$. Output shapes: {shapes}. "
+            rf"Parameters: {counts} (the other layers have none); "
+            f"total {a.total_params} trainable parameters."
+        )
+
+    def key_texts(self, a: ShapeTraceAnswer) -> list[str]:
+        return [f"in_features = {a.flatten_dim}", f"{a.total_params} trainable parameters"]
+
+    def choice_value(self, a: ShapeTraceAnswer) -> int:
+        return a.flatten_dim
+
+    def mistakes(self, p: ShapeTraceParams) -> dict[str, int]:
+        pools = [i for i, layer in enumerate(p.layers) if layer.type in ("maxpool", "avgpool")]
+        has_padding = any(layer.type == "conv" and layer.padding for layer in p.layers)
+        final = _wrong_trace(p)
+        wrong = {
+            "forgot_padding": _wrong_trace(p, padding=False) if has_padding else None,
+            "no_floor": _wrong_trace(p, rounding=math.ceil),
+            "forgot_last_pool": _wrong_trace(p, skip=pools[-1:]) if pools else None,
+            "used_input_channels": (
+                p.input_shape[0] * final[1] * final[2] if final is not None else None
+            ),
+            "forgot_pool": _wrong_trace(p, skip=pools) if len(pools) > 1 else None,
+            "forgot_channels": final[1] * final[2] if final is not None else None,
+            "forgot_plus_one": _wrong_trace(p, plus_one=False),
+        }
+        return {
+            name: (v if isinstance(v, int) else math.prod(v))
+            for name, v in wrong.items()
+            if v is not None
+        }
+
+    def fallback_mistakes(self, p: ShapeTraceParams, a: ShapeTraceAnswer) -> dict[str, int]:
+        c, h, w = a.in_shapes[next(i for i, layer in enumerate(p.layers) if layer.type == "flatten")]
+        out = {
+            "spatial_plus_one": c * (h + 1) * (w + 1),
+            "doubled": 2 * a.flatten_dim,
+            "spatial_minus_one": c * (h - 1) * (w - 1),
+            "one_side_only": c * h,
+            "plus_one_feature": a.flatten_dim + 1,
+        }
+        return {name: v for name, v in out.items() if v > 0}
+
+
+def _wrong_trace(
+    p: ShapeTraceParams,
+    *,
+    padding: bool = True,
+    rounding=math.floor,
+    skip: list[int] = (),
+    plus_one: bool = True,
+) -> tuple[int, int, int] | None:
+    """The C x H x W reaching the flatten along a deliberately wrong path; None if it breaks."""
+    c, h, w = p.input_shape
+    for i, layer in enumerate(p.layers):
+        if layer.type == "flatten":
+            return c, h, w
+        if layer.type not in ("conv", "maxpool", "avgpool") or i in skip:
+            continue
+        pad = layer.padding if (layer.type == "conv" and padding) else 0
+        sides = []
+        for n in (h, w):
+            n = rounding((n + 2 * pad - layer.kernel) / layer.stride) + (1 if plus_one else 0)
+            if n < 1:
+                return None
+            sides.append(int(n))
+        h, w = sides
+        if layer.type == "conv":
+            c = layer.out_channels
+    return None
