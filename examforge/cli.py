@@ -64,7 +64,12 @@ def _as_text(v: Variant) -> str:
     for c in v.choices:
         lines.append(f"  {c.letter}. {latex_to_text(c.latex)}")
     answer = latex_to_text(v.qtype.answer_latex(v.answer))
-    lines += ["", f"Answer: ({v.correct_letter}) {answer}" if v.choices else f"Answer: {answer}"]
+    if v.form == "tf":
+        lines += ["", f"Answer: {'True' if v.claim_is_true else 'False'} ({answer})"]
+    elif v.choices:
+        lines += ["", f"Answer: ({v.correct_letter}) {answer}"]
+    else:
+        lines += ["", f"Answer: {answer}"]
     lines += ["", "Worked solution:", latex_to_text(solution_latex(v)), ""]
     return "\n".join(lines)
 

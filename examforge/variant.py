@@ -30,6 +30,13 @@ class Variant:
     params: ParamsModel
     answer: AnswerModel
     choices: tuple[Choice, ...] = field(default=())
+    claim: str | None = None  # true/false form: the LaTeX value the statement claims
+
+    @property
+    def claim_is_true(self) -> bool | None:
+        if self.form != "tf":
+            return None
+        return self.correct_letter == "T"
 
     @property
     def correct_letter(self) -> str | None:
@@ -51,6 +58,8 @@ class Variant:
                 {"letter": c.letter, "latex": c.latex, "mistake": c.mistake} for c in self.choices
             ]
             data["correct"] = self.correct_letter
+        if self.claim is not None:
+            data["claim"] = self.claim
         return data
 
 
@@ -95,34 +104,51 @@ def make_variant(
         raise InputError(f"{qtype.id}: form {form!r} is not offered; choose one of {', '.join(qtype.forms)}")
     answer = qtype.solve(params)
     choices: tuple[Choice, ...] = ()
+    claim = None
     if form in ("mc", "tf"):
         if layout_rng is None:
             layout_rng = variant_rngs(seed or 0)[1]
-        choices = build_choices(qtype, params, answer, layout_rng, seed=seed, form=form)
-    return Variant(qtype=qtype, form=form, seed=seed, params=params, answer=answer, choices=choices)
+        if form == "mc":
+            choices = build_choices(qtype, params, answer, layout_rng, seed=seed)
+        else:
+            claim, choices = build_true_false(qtype, params, answer, layout_rng, seed=seed)
+    return Variant(qtype=qtype, form=form, seed=seed, params=params, answer=answer, choices=choices, claim=claim)
 
 
-def build_choices(qtype, params, answer, rng, *, seed, form) -> tuple[Choice, ...]:
-    """Correct option plus distinct named mistakes; the correct position is uniform over seeds."""
-    if form == "tf":
-        return qtype.tf_choices(params, answer)  # type: ignore[attr-defined]
-    n = qtype.n_choices
+def distinct_mistakes(qtype, params, answer, *, need: int, seed) -> tuple[str, list[tuple[str, str]]]:
+    """The correct option's LaTeX and up to `need` (name, LaTeX) mistakes, all distinct."""
     correct = qtype.choice_latex(qtype.choice_value(answer))
     seen = {_norm(correct)}
     picked: list[tuple[str, str]] = []
     for source in (qtype.mistakes(params), qtype.fallback_mistakes(params, answer)):
         for name, value in source.items():
-            if len(picked) == n - 1:
+            if len(picked) == need:
                 break
             latex = qtype.choice_latex(value)
             if _norm(latex) in seen:
                 continue
             seen.add(_norm(latex))
             picked.append((name, latex))
-    if len(picked) < n - 1:
-        raise GenerationError(
-            f"{qtype.id} seed {seed}: only {len(picked)} distinct distractors, need {n - 1}"
-        )
+    if len(picked) < need:
+        raise GenerationError(f"{qtype.id} seed {seed}: only {len(picked)} distinct distractors, need {need}")
+    return correct, picked
+
+
+def build_true_false(qtype, params, answer, rng, *, seed) -> tuple[str, tuple[Choice, ...]]:
+    """A statement claiming either the right value or one named mistake, 50/50 over seeds."""
+    correct, picked = distinct_mistakes(qtype, params, answer, need=1, seed=seed)
+    if rng.random() < 0.5:
+        return correct, (Choice("T", "True", None), Choice("F", "False", "rejected_true_claim"))
+    names = [name for name, _ in qtype.mistakes(params).items()]
+    _, options = distinct_mistakes(qtype, params, answer, need=min(3, max(1, len(names))), seed=seed)
+    name, latex = options[int(rng.integers(len(options)))]
+    return latex, (Choice("T", "True", name), Choice("F", "False", None))
+
+
+def build_choices(qtype, params, answer, rng, *, seed) -> tuple[Choice, ...]:
+    """Correct option plus distinct named mistakes; the correct position is uniform over seeds."""
+    n = qtype.n_choices
+    correct, picked = distinct_mistakes(qtype, params, answer, need=n - 1, seed=seed)
     order = rng.permutation(n - 1)
     position = int(rng.integers(n))
     options: list[tuple[str, str | None]] = [(picked[i][1], picked[i][0]) for i in order]

@@ -93,3 +93,18 @@ def test_multiple_choice_distinct_named_and_balanced(qtype):
 def test_seeds_give_varied_questions(qtype):
     params = {draw(qtype, seed).params.model_dump_json() for seed in range(100)}
     assert len(params) >= 60, f"{qtype.id}: only {len(params)} distinct variants in 100 seeds"
+
+
+@pytest.mark.parametrize("qtype", [t for t in TYPES if "tf" in t.forms] or [None], ids=lambda t: getattr(t, "id", "none"))
+def test_true_false_claims_are_balanced_and_correct(qtype):
+    if qtype is None:
+        pytest.skip("no type offers true/false yet")
+    truths = 0
+    for seed in SEEDS:
+        v = draw(qtype, seed, form="tf")
+        right = "".join(qtype.choice_latex(qtype.choice_value(v.answer)).split())
+        claim = "".join(v.claim.split())
+        assert (claim == right) == v.claim_is_true, f"{qtype.id} seed {seed}"
+        assert [c.latex for c in v.choices] == ["True", "False"]
+        truths += v.claim_is_true
+    assert 0.35 * len(SEEDS) < truths < 0.65 * len(SEEDS), f"{qtype.id}: {truths} true claims of {len(SEEDS)}"

@@ -58,6 +58,7 @@ class ConvOutputShape(QuestionType):
     mirrors = "002 Part 1 Q4 (3x5 filter, strides 1 and 3, 128x128 input)"
     Params = OutputShapeParams
     Answer = OutputShapeAnswer
+    forms = ("free", "mc", "tf")
     box_height = "3cm"
 
     def sample(self, rng: np.random.Generator) -> OutputShapeParams:

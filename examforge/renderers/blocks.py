@@ -10,7 +10,8 @@ from examforge.variant import Variant
 
 def question_text(v: Variant) -> Latex:
     """The question statement only; it reads params, never the answer."""
-    return render(template_names(v.qtype.id)[0], p=v.params, form=v.form)
+    claim = Latex(v.claim) if v.claim is not None else None
+    return render(template_names(v.qtype.id)[0], p=v.params, form=v.form, claim=claim)
 
 
 def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
@@ -20,8 +21,15 @@ def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
         key=key,
         height=height or v.qtype.box_height,
         answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
-        correct=v.correct_letter,
+        correct=_correct_label(v),
+        form=v.form,
     )
+
+
+def _correct_label(v: Variant) -> str:
+    if v.form == "tf":
+        return "True" if v.claim_is_true else "False"
+    return v.correct_letter or ""
 
 
 def question_latex(v: Variant, *, key: bool = False, height: str | None = None) -> Latex:
@@ -31,5 +39,11 @@ def question_latex(v: Variant, *, key: bool = False, height: str | None = None) 
 def solution_latex(v: Variant) -> Latex:
     """The worked solution, from the numbers the solver recorded."""
     return render(
-        template_names(v.qtype.id)[1], p=v.params, a=v.answer, form=v.form, correct=v.correct_letter
+        template_names(v.qtype.id)[1],
+        p=v.params,
+        a=v.answer,
+        form=v.form,
+        correct=_correct_label(v),
+        claim=Latex(v.claim) if v.claim is not None else None,
+        claim_true=v.claim_is_true,
     )
