@@ -42,12 +42,13 @@ def fmt(x: Any, digits: int = 4) -> Latex:
     if isinstance(x, float):
         if math.isnan(x) or math.isinf(x):
             return Latex(r"\infty" if x > 0 else (r"-\infty" if x < 0 else "NaN"))
-        r = round(x, digits)
+        # Exact short decimals print in full (0.03125); others round to `digits` places.
+        r = x if round(x, 6) == x else round(x, digits)
         if r == 0:
             r = 0.0
         if float(r).is_integer():
             return Latex(str(int(r)))
-        return Latex(f"{r:.{digits}f}".rstrip("0").rstrip("."))
+        return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
     if isinstance(x, (list, tuple)):
         return Latex("(" + ", ".join(fmt(v, digits) for v in x) + ")")
     raise TypeError(f"fmt: cannot format {type(x).__name__} {x!r}")

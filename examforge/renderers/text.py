@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pylatexenc import latexwalker
+from pylatexenc.macrospec import MacroSpec
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 _context = get_default_latex_context_db().filter_context()
@@ -23,13 +25,28 @@ _context.add_context_category(
 )
 _converter = LatexNodes2Text(latex_context=_context, math_mode="text", strict_latex_spaces=True)
 
+# The parser must know how many arguments our macros take.
+_parse_context = latexwalker.get_default_latex_context_db().filter_context()
+_parse_context.add_context_category(
+    "examforge",
+    prepend=True,
+    macros=[
+        MacroSpec("tfrac", "{{"),
+        MacroSpec("dfrac", "{{"),
+        MacroSpec("texttt", "{"),
+        MacroSpec("textvisiblespace", ""),
+    ],
+)
+
 
 def latex_to_text(latex: str) -> str:
-    text = _converter.latex_to_text(latex)
+    nodes, _, _ = latexwalker.LatexWalker(latex, latex_context=_parse_context, tolerant_parsing=True).get_latex_nodes()
+    text = _converter.nodelist_to_text(nodes)
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def normalize(text: str) -> str:
     """For comparing what pdftotext read with what we expected: no spaces, ASCII minus."""
-    return re.sub(r"\s+", "", text.replace("\u2212", "-").replace("\u00d7", "x"))
+    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("_", "")
+    return re.sub(r"\s+", "", text)

@@ -1,0 +1,250 @@
+"""Backpropagation questions: forward pass, chain rule and one SGD step on tiny networks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from examforge.errors import GenerationError
+from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.registry import register
+from examforge.renderers.latex import fmt
+from examforge.solvers.mlp import two_neuron_step
+
+Scalar = Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]
+
+_X = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
+_W_MAG = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+_Y = tuple(v / 2 for v in range(-6, 7))  # -3, -2.5, ..., 3
+_LR = (0.1, 0.05, 0.2, 0.01)
+_DIGITS = 12  # answers are rounded to this many decimals (float noise only)
+
+
+def _nice(v: float, places: int = 4) -> bool:
+    """True when v prints exactly with at most `places` decimals."""
+    return abs(v * 10**places - round(v * 10**places)) < 1e-6
+
+
+class TwoNeuronParams(ParamsModel):
+    x: Scalar
+    y: Scalar
+    w1: Scalar
+    w2: Scalar
+    w3: Scalar
+    lr: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+    activation: Literal["relu", "identity"] = "relu"
+    ask: Literal["w1", "w2"] = "w1"  # the weight whose updated value the multiple-choice form asks for
+
+    @model_validator(mode="after")
+    def _off_the_kink(self):
+        if self.activation == "relu":
+            for i, w in ((1, self.w1), (2, self.w2)):
+                if w * self.x == 0:
+                    raise ValueError(
+                        f"z{i} = w{i}*x = {fmt(w)}*{fmt(self.x)} = 0 sits on the ReLU kink, "
+                        f"where the derivative is undefined; choose nonzero w{i} and x"
+                    )
+        return self
+
+
+class UnitTrace(BaseModel):
+    """One hidden unit's numbers, so the worked solution can loop over the two units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int
+    w: float
+    z: float
+    a: float
+    local: float  # act'(z): 1 or 0
+    dL_dz: float
+    grad: float
+    new_w: float
+    dead: bool
+
+
+class TwoNeuronAnswer(AnswerModel):
+    # forward pass
+    z1: float
+    a1: float
+    z2: float
+    a2: float
+    h: float  # a1 + a2
+    y_hat: float
+    loss: float
+    # backward pass
+    dL_dyhat: float  # y_hat - y
+    dL_da: float  # dL/da1 = dL/da2 = dL_dyhat * w3
+    act_grad1: float  # local derivative act'(z1): 1 or 0
+    act_grad2: float
+    dL_dz1: float
+    dL_dz2: float
+    grad_w1: float
+    grad_w2: float
+    grad_w3: float
+    # one SGD step
+    new_w1: float
+    new_w2: float
+    new_w3: float
+    grads: tuple[float, float, float]
+    new_weights: tuple[float, float, float]
+    dead: tuple[str, ...]  # e.g. ("neuron 2",) for a ReLU unit with z < 0
+    units: tuple[UnitTrace, UnitTrace]
+    asked: Literal["w1", "w2"]
+    asked_new_w: float  # the multiple-choice quantity
+
+
+def _round(v: float) -> float:
+    return round(float(v), _DIGITS) + 0.0
+
+
+def _chain(p: TwoNeuronParams, *, relu_masks: bool = True, half: bool = True) -> dict[str, float]:
+    """The hand chain rule in pure Python. `relu_masks=False` treats every ReLU as active
+    (forward and backward), `half=False` differentiates (y_hat - y)^2 instead of half of it."""
+    relu = p.activation == "relu" and relu_masks
+    z = {1: p.w1 * p.x, 2: p.w2 * p.x}
+    act = {i: (max(0.0, z[i]) if relu else z[i]) for i in z}
+    local = {i: (1.0 if (not relu or z[i] > 0) else 0.0) for i in z}
+    h = act[1] + act[2]
+    y_hat = p.w3 * h
+    d_yhat = (y_hat - p.y) * (1.0 if half else 2.0)
+    d_a = d_yhat * p.w3
+    d_z = {i: d_a * local[i] for i in z}
+    return {
+        "z1": z[1], "a1": act[1], "z2": z[2], "a2": act[2], "h": h, "y_hat": y_hat,
+        "loss": 0.5 * (y_hat - p.y) ** 2, "dL_dyhat": d_yhat, "dL_da": d_a,
+        "act_grad1": local[1], "act_grad2": local[2], "dL_dz1": d_z[1], "dL_dz2": d_z[2],
+        "grad_w1": d_z[1] * p.x, "grad_w2": d_z[2] * p.x, "grad_w3": d_yhat * h,
+    }
+
+
+def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
+    v = {k: _round(x) for k, x in v.items()}
+    new = {i: v[f"new_w{i}"] for i in (1, 2, 3)}
+    grads = (v["grad_w1"], v["grad_w2"], v["grad_w3"])
+    dead = tuple(
+        f"neuron {i}" for i in (1, 2) if p.activation == "relu" and v[f"z{i}"] < 0
+    )
+    units = tuple(
+        UnitTrace(
+            index=i, w=w, z=v[f"z{i}"], a=v[f"a{i}"], local=v[f"act_grad{i}"], dL_dz=v[f"dL_dz{i}"],
+            grad=v[f"grad_w{i}"], new_w=v[f"new_w{i}"], dead=f"neuron {i}" in dead,
+        )
+        for i, w in ((1, p.w1), (2, p.w2))
+    )
+    return TwoNeuronAnswer(
+        **v,
+        units=units,
+        grads=grads,
+        new_weights=(new[1], new[2], new[3]),
+        dead=dead,
+        asked=p.ask,
+        asked_new_w=new[int(p.ask[1])],
+    )
+
+
+@register
+class BackpropTwoNeuron(QuestionType):
+    id = "backprop.two_neuron"
+    summary = "Forward pass, chain-rule gradients and one SGD step on a 2-neuron scalar network with a shared output weight."
+    mirrors = "001 Problem 2 (backprop + one SGD step, x=1.5, y=2, w=(1, -0.5, 3), lr=0.1, a dead ReLU)"
+    Params = TwoNeuronParams
+    Answer = TwoNeuronAnswer
+    box_height = "7cm"
+
+    # -- drawing -----------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> TwoNeuronParams:
+        for _ in range(500):
+            p = self._draw(rng)
+            if p is not None:
+                return p
+        # Acceptance is far above 1%, so this is a bug, not bad luck: fail loudly.
+        raise GenerationError(f"{self.id}: no hand-computable draw in 500 tries")
+
+    def _draw(self, rng: np.random.Generator) -> TwoNeuronParams | None:
+        activation = "relu" if rng.random() < 0.75 else "identity"
+        x = float(rng.choice(_X))
+        mags = [float(rng.choice(_W_MAG)) for _ in range(3)]
+        if activation == "relu":
+            # both active half the time, otherwise exactly one dead unit (never both)
+            pattern = ("alive", "alive") if rng.random() < 0.5 else (
+                ("dead", "alive") if rng.random() < 0.5 else ("alive", "dead")
+            )
+            sign_x = 1.0 if x > 0 else -1.0
+            w1, w2 = (m * sign_x * (1.0 if s == "alive" else -1.0) for m, s in zip(mags, pattern))
+        else:
+            w1, w2 = (m * float(rng.choice((-1.0, 1.0))) for m in mags[:2])
+        w3 = mags[2] * float(rng.choice((-1.0, 1.0)))
+        y = float(rng.choice(_Y))
+        lr = float(rng.choice(_LR))
+        alive = [f"w{i}" for i, w in ((1, w1), (2, w2)) if activation == "identity" or w * x > 0]
+        ask = str(rng.choice(alive))
+        p = TwoNeuronParams(x=x, y=y, w1=w1, w2=w2, w3=w3, lr=lr, activation=activation, ask=ask)
+        a = self.reference(p)
+        values = [a.z1, a.a1, a.z2, a.a2, a.y_hat, a.loss, *a.grads, *a.new_weights]
+        if a.dL_dyhat == 0 or abs(a.dL_dyhat) > 8 or max(abs(g) for g in a.grads) > 40:
+            return None
+        if not all(_nice(v) for v in values):
+            return None
+        return p
+
+    # -- solving -------------------------------------------------------------------
+    def solve(self, p: TwoNeuronParams) -> TwoNeuronAnswer:
+        r = two_neuron_step(p.x, p.y, p.w1, p.w2, p.w3, act=p.activation, lr=p.lr)
+        v, g = r.values, r.value_grads
+        # local derivatives of the activation, read off autograd: da/dz = (dL/dz) / (dL/da)
+        # is undefined when dL/da = 0, so take them from the sign of z (the ReLU mask).
+        local = {
+            i: 1.0 if p.activation == "identity" or v[f"z{i}"] > 0 else 0.0 for i in (1, 2)
+        }
+        return _answer(p, {
+            "z1": v["z1"], "a1": v["a1"], "z2": v["z2"], "a2": v["a2"],
+            "h": v["h"], "y_hat": v["y_hat"], "loss": r.loss,
+            "dL_dyhat": g["y_hat"],
+            "dL_da": g["a1"],  # = dL/da2: both units feed y_hat through the same w3
+            "act_grad1": local[1], "act_grad2": local[2],
+            "dL_dz1": g["z1"], "dL_dz2": g["z2"],
+            "grad_w1": r.grads["w1"], "grad_w2": r.grads["w2"], "grad_w3": r.grads["w3"],
+            "new_w1": r.new_params["w1"], "new_w2": r.new_params["w2"], "new_w3": r.new_params["w3"],
+        })
+
+    def reference(self, p: TwoNeuronParams) -> TwoNeuronAnswer:
+        v = _chain(p)
+        for i, w in ((1, p.w1), (2, p.w2), (3, p.w3)):
+            v[f"new_w{i}"] = w - p.lr * v[f"grad_w{i}"]
+        return _answer(p, v)
+
+    # -- presentation ------------------------------------------------------------------
+    def answer_latex(self, a: TwoNeuronAnswer) -> str:
+        # Kept to one line: after "Answer: B" the shared box has few spaces to stretch, so a
+        # break inside this line would run into the margin. y_hat and L are in the solution.
+        return rf"gradients ${fmt(a.grads)}$; new weights ${fmt(a.new_weights)}$"
+
+    def key_texts(self, a: TwoNeuronAnswer) -> list[str]:
+        # The two tuples read the same in latex_to_text and in pdftotext (no subscripts);
+        # the worked solution ends with them too.
+        return [str(fmt(a.grads)), str(fmt(a.new_weights))]
+
+    # -- multiple choice ---------------------------------------------------------------
+    def choice_value(self, a: TwoNeuronAnswer) -> float:
+        return a.asked_new_w
+
+    def mistakes(self, p: TwoNeuronParams) -> dict[str, float]:
+        i = int(p.ask[1])
+        w = p.w1 if i == 1 else p.w2
+        right = _chain(p)
+        g = right[f"grad_w{i}"]
+        d_z = right[f"dL_dz{i}"]
+        no_mask = _chain(p, relu_masks=False)
+        no_half = _chain(p, half=False)
+        return {
+            "ignored_relu_mask": w - p.lr * no_mask[f"grad_w{i}"],
+            "ascent_step": w + p.lr * g,
+            "forgot_w3_in_chain": w - p.lr * right["dL_dyhat"] * right[f"act_grad{i}"] * p.x,
+            "forgot_x_in_chain": w - p.lr * d_z,
+            "forgot_lr": w - g,
+            "no_half_in_loss": w - p.lr * no_half[f"grad_w{i}"],
+            "activation_for_input": w - p.lr * d_z * right[f"a{i}"],
+        }
