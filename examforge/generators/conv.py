@@ -117,7 +117,7 @@ class ConvOutputShape(QuestionType):
     def mistakes(self, p: OutputShapeParams) -> dict[str, tuple[int, int]]:
         (h, w), (kh, kw), (sh, sw), (ph, pw) = p.input_hw, p.kernel, p.stride, p.padding
         right = (_out(h, kh, sh, ph), _out(w, kw, sw, pw))
-        return {
+        wrong = {
             "forgot_padding": (_out(h, kh, sh, 0), _out(w, kw, sw, 0)),
             "no_floor": (math.ceil((h + 2 * ph - kh) / sh) + 1, math.ceil((w + 2 * pw - kw) / sw) + 1),
             "forgot_plus_one": (right[0] - 1, right[1] - 1),
@@ -126,6 +126,8 @@ class ConvOutputShape(QuestionType):
             "ignored_stride": (_out(h, kh, 1, ph), _out(w, kw, 1, pw)),
             "stride_swapped": (_out(h, kh, sw, ph), _out(w, kw, sh, pw)),
         }
+        # A feature map with a zero or negative side is not a believable option.
+        return {name: dims for name, dims in wrong.items() if min(dims) >= 1}
 
     def fallback_mistakes(self, p, a):
         h, w = a.output_hw
