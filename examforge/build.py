@@ -49,7 +49,7 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -
             params = validate_params(qtype, q.params, where=spec_path)
             variant = make_variant(qtype, params, form=q.form, seed=seed, layout_rng=variant_rngs(seed)[1])
         else:
-            variant = draw(qtype, seed, form=q.form, overrides=q.overrides, where=where)
+            variant = draw(qtype, seed, form=q.form, overrides=q.overrides, ranges=q.ranges, where=where)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 

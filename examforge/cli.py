@@ -41,7 +41,11 @@ def list_types(fmt: str) -> None:
     types = registry.all_types()
     if fmt == "json":
         click.echo(json.dumps(
-            [{"id": t.id, "summary": t.summary, "mirrors": t.mirrors, "forms": list(t.forms)} for t in types],
+            [
+                {"id": t.id, "summary": t.summary, "mirrors": t.mirrors, "forms": list(t.forms),
+                 "ranges": t.Ranges().model_dump(mode="json")}
+                for t in types
+            ],
             indent=2,
         ))
         return

@@ -34,6 +34,13 @@ class AnswerModel(BaseModel):
     grading_tol: ClassVar[float] = 0.01
 
 
+class RangesModel(BaseModel):
+    """Base for a type's difficulty ranges: keyword-only `min_*`/`max_*` fields with defaults.
+    Bad ranges are rejected when validated, with a message naming the values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class QuestionType:
     """Subclass, set the class attributes, and decorate with `@register`."""
 
@@ -42,12 +49,17 @@ class QuestionType:
     mirrors: ClassVar[str]  # the seed question it is modelled on
     Params: ClassVar[type[ParamsModel]]
     Answer: ClassVar[type[AnswerModel]]
+    Ranges: ClassVar[type[RangesModel]] = RangesModel  # difficulty ranges, defaults sensible
     forms: ClassVar[tuple[str, ...]] = ("free", "mc")
+    # The seed question's own numbers (params JSON) and, where the seed's key is wrong, why.
+    seed_example: ClassVar[dict[str, Any] | None] = None
+    seed_note: ClassVar[str] = ""
     box_height: ClassVar[str] = "4cm"  # free-response answer box
     n_choices: ClassVar[int] = 4
 
     # -- drawing and solving -------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> ParamsModel:
+    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ParamsModel:
+        """Draw valid, hand-computable params directly, within `ranges` (an instance of Ranges)."""
         raise NotImplementedError
 
     def solve(self, params: ParamsModel) -> AnswerModel:

@@ -10,7 +10,7 @@ import re
 from importlib import resources
 
 from examforge.errors import InputError
-from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 
 _TYPES: dict[str, QuestionType] = {}
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -38,6 +38,11 @@ def register(cls: type[QuestionType]) -> type[QuestionType]:
     for name in template_names(type_id):
         if not (root / name).is_file():
             raise TypeError(f"{type_id}: template {name} is missing")
+    if not (isinstance(cls.Ranges, type) and issubclass(cls.Ranges, RangesModel)):
+        raise TypeError(f"{type_id}: Ranges must subclass RangesModel")
+    cls.Ranges()  # defaults must be valid
+    if cls.seed_example is not None:
+        cls.Params.model_validate(cls.seed_example)
     _TYPES[type_id] = cls()
     return cls
 
@@ -49,6 +54,8 @@ def load_all() -> None:
     import examforge.generators as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # drafts in progress are not part of the bank
+            continue
         importlib.import_module(f"{pkg.__name__}.{info.name}")
     _loaded = True
 

@@ -25,6 +25,7 @@ class QuestionSpec(_Strict):
     points: float = Field(gt=0, le=1000)
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
+    ranges: dict[str, Any] | None = None  # difficulty ranges (see `examforge list --format json`)
     box_height: str | None = None  # free-response answer box, e.g. "5cm"
 
     @field_validator("generator")
@@ -64,6 +65,10 @@ class QuestionSpec(_Strict):
                     f"overrides: {key!r} is not a parameter of {self.generator}; "
                     f"its parameters are {', '.join(sorted(fields))}"
                 )
+        if self.ranges is not None:
+            from examforge.variant import validate_ranges
+
+            validate_ranges(qtype, self.ranges, where="ranges")
         return self
 
     @property

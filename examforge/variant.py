@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from examforge.errors import GenerationError, InputError, describe_validation_error
-from examforge.question import FORMS, AnswerModel, ParamsModel, QuestionType
+from examforge.question import FORMS, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.seeding import variant_rngs
 
 LETTERS = "ABCDEFGH"
@@ -72,18 +72,28 @@ def validate_params(
         raise InputError(describe_validation_error(err, where=where, prefix=prefix)) from None
 
 
+def validate_ranges(qtype: QuestionType, data: Mapping[str, Any], *, where: str) -> RangesModel:
+    try:
+        return qtype.Ranges.model_validate(dict(data))
+    except ValidationError as err:
+        raise InputError(describe_validation_error(err, where=where, prefix="ranges")) from None
+
+
 def draw(
     qtype: QuestionType,
     seed: int,
     *,
     form: str = "free",
     overrides: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, Any] | None = None,
     where: str = "",
 ) -> Variant:
-    """The variant of `qtype` for `seed`. `overrides` replace sampled fields before solving."""
+    """The variant of `qtype` for `seed`. `ranges` narrow or widen the difficulty ranges;
+    `overrides` replace sampled fields before solving."""
     params_rng, layout_rng = variant_rngs(seed)
+    bounds = validate_ranges(qtype, ranges or {}, where=where or f"{qtype.id} ranges")
     try:
-        params = qtype.sample(params_rng)
+        params = qtype.sample(params_rng, bounds)
     except ValidationError as err:  # a generator bug: name it and the seed
         raise GenerationError(f"{qtype.id} seed {seed}: sampled invalid params:\n{err}") from None
     if overrides:

@@ -123,7 +123,7 @@ def test_generation_error_names_generator_and_seed():
 
     rng, _ = variant_rngs(1234)
     with pytest.raises(GenerationError, match=r"conv\.forward_values seed 1234"):
-        QT.sample(ZeroKernels(rng))
+        QT.sample(ZeroKernels(rng), QT.Ranges())
 
 
 def test_solution_shows_padding_sums_and_output():

@@ -86,3 +86,21 @@ def test_roster_header_variants_and_unicode(tmp_path):
     assert [(s.id, s.name, s.email) for s in students] == [("A-1", "Zoë Ñ", "z@x.org"), ("B_2", "李雷", "l@x.org")]
     path.write_text("SID,Name\n7,Ada\n", encoding="utf-8")
     assert load_roster(path)[0].id == "7"
+
+
+def test_bad_ranges_name_the_values(tmp_path):
+    text = HEAD + GOOD_SECTION.replace("points: 2", "points: 2, ranges: {min_size: 50, max_size: 20}")
+    path = write(tmp_path / "spec.yaml", text)
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    assert "min_size 50 is larger than max_size 20" in str(err.value)
+
+
+def test_ranges_are_honoured():
+    from examforge import registry
+    from examforge.variant import draw
+
+    qtype = registry.get("conv.output_shape")
+    for seed in range(100):
+        p = draw(qtype, seed, ranges={"min_size": 10, "max_size": 20, "max_kernel": 3, "max_stride": 2}).params
+        assert all(10 <= n <= 20 for n in p.input_hw) and max(p.kernel) <= 3 and max(p.stride) <= 2

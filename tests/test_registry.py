@@ -108,3 +108,15 @@ def test_true_false_claims_are_balanced_and_correct(qtype):
         assert [c.latex for c in v.choices] == ["True", "False"]
         truths += v.claim_is_true
     assert 0.35 * len(SEEDS) < truths < 0.65 * len(SEEDS), f"{qtype.id}: {truths} true claims of {len(SEEDS)}"
+
+
+@pytest.mark.parametrize("qtype", TYPES, ids=IDS)
+def test_seed_example_solves_and_ranges_are_named_min_max(qtype):
+    assert qtype.seed_example is not None, f"{qtype.id}: give the seed question's own numbers"
+    params = qtype.Params.model_validate(qtype.seed_example)
+    answer = qtype.solve(params)
+    ref = qtype.reference(params)
+    assert values_agree(answer.model_dump(mode="json"), ref.model_dump(mode="json"),
+                        rtol=qtype.Answer.rtol, atol=qtype.Answer.atol)
+    for name in qtype.Ranges.model_fields:
+        assert name.startswith(("min_", "max_")) or name in ("difficulty",), f"{qtype.id}: range {name!r}"

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import fmt
 from examforge.solvers.mlp import two_neuron_step
@@ -150,12 +150,18 @@ class BackpropTwoNeuron(QuestionType):
     id = "backprop.two_neuron"
     summary = "Forward pass, chain-rule gradients and one SGD step on a 2-neuron scalar network with a shared output weight."
     mirrors = "001 Problem 2 (backprop + one SGD step, x=1.5, y=2, w=(1, -0.5, 3), lr=0.1, a dead ReLU)"
+    seed_example = {"x": 1.5, "y": 2, "w1": 1.0, "w2": -0.5, "w3": 3.0, "lr": 0.1, "activation": "relu", "ask": "w1"}
+    seed_note = (
+        "The seed's key for part (d) is wrong: with the identity activation a2 = z2 = -0.75, so "
+        "y_hat = 2.25 and dL/dw2 = (y_hat - y) * w3 * x = 0.25 * 3 * 1.5 = 1.125, not 11.25 "
+        "(11.25 keeps the ReLU forward pass and only swaps the local derivative)."
+    )
     Params = TwoNeuronParams
     Answer = TwoNeuronAnswer
     box_height = "7cm"
 
     # -- drawing -----------------------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> TwoNeuronParams:
+    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> TwoNeuronParams:
         for _ in range(500):
             p = self._draw(rng)
             if p is not None:

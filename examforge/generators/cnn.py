@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import escape, shape
 from examforge.solvers.cnn import trace_shapes
@@ -226,11 +226,12 @@ class CnnShapeTrace(QuestionType):
     id = "cnn.shape_trace"
     summary = "Trace a small CNN layer by layer: output shapes, trainable parameters and the Linear in_features."
     mirrors = "002 Problem 1 (SVHN CNN: conv/avgpool blocks, flatten 144, Conv params 208 and 2064)"
+    seed_example = {"input_shape": [1, 32, 32], "layers": [{"type": "conv", "out_channels": 8, "kernel": 5, "stride": 1, "padding": 0}, {"type": "avgpool", "kernel": 4, "stride": 4}, {"type": "relu"}, {"type": "conv", "out_channels": 16, "kernel": 4, "stride": 1, "padding": 1}, {"type": "avgpool", "kernel": 2, "stride": 2}, {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
     Params = ShapeTraceParams
     Answer = ShapeTraceAnswer
     box_height = "7cm"
 
-    def sample(self, rng: np.random.Generator) -> ShapeTraceParams:
+    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ShapeTraceParams:
         exact, floored = _architectures()
         pool = floored if rng.random() < 0.3 else exact
         n, c1, p1, c2, p2 = pool[int(rng.integers(len(pool)))]

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import matrix, shape
 from examforge.solvers.conv import conv2d_output_hw, conv2d_values, conv2d_windows
@@ -44,6 +44,21 @@ class OutputShapeParams(ParamsModel):
         return self
 
 
+class OutputShapeRanges(RangesModel):
+    min_size: Annotated[int, Field(ge=3, le=1024)] = 7
+    max_size: Annotated[int, Field(ge=3, le=1024)] = 256
+    max_kernel: Annotated[int, Field(ge=1, le=11)] = 7
+    max_stride: Annotated[int, Field(ge=1, le=8)] = 4
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size {self.min_size} is larger than max_size {self.max_size}")
+        if self.max_kernel > self.min_size:
+            raise ValueError(f"max_kernel {self.max_kernel} is larger than min_size {self.min_size}")
+        return self
+
+
 class OutputShapeAnswer(AnswerModel):
     output_hw: tuple[int, int]
     output_shape: tuple[int, int, int]
@@ -58,18 +73,29 @@ class ConvOutputShape(QuestionType):
     mirrors = "002 Part 1 Q4 (3x5 filter, strides 1 and 3, 128x128 input)"
     Params = OutputShapeParams
     Answer = OutputShapeAnswer
+    Ranges = OutputShapeRanges
     forms = ("free", "mc", "tf")
+    seed_example = {"input_hw": [128, 128], "kernel": [3, 5], "stride": [1, 3], "padding": [0, 0],
+                    "in_channels": 1, "out_channels": 1}
     box_height = "3cm"
 
-    def sample(self, rng: np.random.Generator) -> OutputShapeParams:
-        square = rng.random() < 0.7
-        h = int(rng.choice(_SIZES)) if rng.random() < 0.6 else int(rng.integers(7, 65))
-        w = h if square else int(rng.integers(7, 65)) if h < 65 else int(rng.choice(_SIZES))
-        kernels = (1, 2, 3, 3, 4, 5, 5, 7)
+    def sample(self, rng: np.random.Generator, ranges: "OutputShapeRanges") -> OutputShapeParams:
+        r = ranges
+        sizes = [n for n in _SIZES if r.min_size <= n <= r.max_size]
+        small_hi = min(64, r.max_size)
+
+        def side() -> int:
+            if sizes and (rng.random() < 0.6 or small_hi < r.min_size):
+                return int(rng.choice(sizes))
+            return int(rng.integers(r.min_size, max(r.min_size, small_hi) + 1))
+
+        h = side()
+        w = h if rng.random() < 0.7 else side()
+        kernels = [k for k in (1, 2, 3, 3, 4, 5, 5, 7) if k <= r.max_kernel] or [r.max_kernel]
         kh = int(rng.choice(kernels))
         kw = kh if rng.random() < 0.6 else int(rng.choice(kernels))
-        sh = int(rng.integers(1, 5))
-        sw = sh if rng.random() < 0.6 else int(rng.integers(1, 5))
+        sh = int(rng.integers(1, r.max_stride + 1))
+        sw = sh if rng.random() < 0.6 else int(rng.integers(1, r.max_stride + 1))
         ph = int(rng.integers(0, kh // 2 + 1))
         pw = ph if (kw == kh and rng.random() < 0.8) else int(rng.integers(0, kw // 2 + 1))
         return OutputShapeParams(
@@ -276,11 +302,13 @@ class ConvForwardValues(QuestionType):
     id = "conv.forward_values"
     summary = "Output values of a single-channel 2-D convolution (cross-correlation) with stride and padding."
     mirrors = "001 Q3 (4x4 input, 2x2 filter, stride 1 / padding 1 stride 2)"
+    seed_example = {"input": [[1, 0, 2, 1], [2, 1, 0, 0], [1, 2, 1, 2], [0, 1, 2, 1]],
+                    "kernel": [[1, -1], [0, 1]], "stride": 1, "padding": 0}
     Params = ForwardValuesParams
     Answer = ForwardValuesAnswer
     box_height = "5cm"
 
-    def sample(self, rng: np.random.Generator) -> ForwardValuesParams:
+    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ForwardValuesParams:
         k, s, p, sizes = _FV_COMBOS[int(rng.integers(len(_FV_COMBOS)))]
         h = int(rng.choice(sizes))
         w = h if rng.random() < 0.7 else int(rng.choice(sizes))

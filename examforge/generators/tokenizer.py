@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from examforge.question import AnswerModel, ParamsModel, QuestionType
+from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.solvers.tokenize import TokenizeError, greedy_right_to_left, greedy_steps
 
@@ -119,12 +119,18 @@ class TokenizerGreedy(QuestionType):
     id = "tokenizer.greedy"
     summary = "Greedy longest-match subword tokenization of a sentence over a small token -> id vocabulary, step by step."
     mirrors = "001 Q5 (\"The dog that chased the dog was tired.\", two vocabularies)"
+    seed_example = {"text": "The dog that chased the dog was tired.", "vocab": {" ": 1, "The ": 2, "dog ": 3, " dog": 4, "that": 5, "chased": 6, "the": 7, "dog.": 8, "was": 9, "tired": 10, ".": 11}}
+    seed_note = (
+        "Shown with the seed's second vocabulary, where index 4 is \" dog\": the ids are "
+        "[2, 3, 5, 1, 6, 1, 7, 4, 1, 9, 1, 10, 11]. The token \" dog\" does not include the space "
+        "after it, so a \" \" (id 1) comes before \"was\"; the seed's key omits that 1."
+    )
     Params = GreedyParams
     Answer = GreedyAnswer
     box_height = "5cm"
 
     # -- drawing -----------------------------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> GreedyParams:
+    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> GreedyParams:
         template = str(rng.choice(_TEMPLATES))
         n = str(rng.choice(_NOUNS))
         m = n if rng.random() < 0.8 else str(rng.choice([x for x in _NOUNS if x != n]))
