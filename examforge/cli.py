@@ -168,5 +168,57 @@ def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, quiet: bool
     click.echo(f"built {n} exams and {n} keys in {out_dir}/ (students/, keys/, manifest.json); verified")
 
 
+@main.command()
+@click.argument("type_ids", nargs=-1)
+@click.option("--seeds", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--start", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True, help="First seed.")
+@click.option("--form", "forms", multiple=True, type=click.Choice(["free", "mc", "tf"]),
+              help="Only these forms (default: every form a type offers).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--show", type=click.IntRange(0, 1000), default=5, show_default=True, help="Failures shown per type.")
+def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int) -> None:
+    """Run question types (default: all) over many seeds and report failures, timing,
+    the spread of answers, repeated questions and the balance of correct options."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from examforge.stress import balance_ok, run_stress
+
+    types = [registry.get(t) for t in type_ids] if type_ids else registry.all_types()
+    err_console = Console(stderr=True)
+    with Progress(TextColumn("[bold]stress"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err_console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None,
+                             progress=lambda label, done, total: bar.update(task, completed=done, total=total, description=label))
+    failures = sum(len(r.failures) for r in reports)
+    if fmt == "json":
+        click.echo(json.dumps({"seeds": seeds, "start": start, "failures": failures,
+                               "reports": [r.to_json() for r in reports]}, indent=2))
+    else:
+        table = Table(title=f"examforge stress: seeds {start}..{start + seeds - 1}")
+        for column in ("type", "form", "ok", "fail", "ms/var", "p95 ms", "answers", "top share", "dup q", "balance"):
+            table.add_column(column, justify="left" if column in ("type", "form", "balance") else "right")
+        for r in reports:
+            top = r.answers.most_common(1)[0][1] / max(1, r.ok) if r.answers else 0
+            balance = " ".join(f"{k}:{v}" for k, v in sorted(r.positions.items())) or "-"
+            if not balance_ok(r):
+                balance = f"[red]{balance}[/red]"
+            table.add_row(r.type_id, r.form, str(r.ok), str(len(r.failures)) if not r.failures else f"[red]{len(r.failures)}[/red]",
+                          f"{r.ms_per_variant:.2f}", f"{r.p95_ms:.2f}", str(len(r.answers)), f"{top:.0%}",
+                          str(r.duplicate_questions), balance)
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
+        for r in reports:
+            for seed, message in r.failures[:show]:
+                click.echo(f"FAIL {r.type_id} ({r.form}) seed {seed}: {message}")
+        total_variants = sum(r.ok for r in reports)
+        total_s = sum(sum(r.seconds) for r in reports)
+        click.echo(f"{len(reports)} type/form pairs, {total_variants} variants, {failures} failures, "
+                   f"{1000 * total_s / max(1, total_variants):.2f} ms per variant on average")
+    if failures:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
