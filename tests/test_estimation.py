@@ -1,0 +1,93 @@
+"""estimation.gaussian_mle and estimation.beta_map (seed 003 Q10 and Q11 with numbers): the
+solvers maximise the likelihood / posterior rather than apply the formula, so they check it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from pydantic import ValidationError
+
+from examforge.generators.estimation import BetaMapParams, EstimationBetaMap, EstimationGaussianMle, GaussianParams
+from examforge.renderers.blocks import solution_latex
+from examforge.renderers.text import latex_to_text, normalize
+from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
+from examforge.variant import draw, make_variant
+
+GAUSS, BETA = EstimationGaussianMle(), EstimationBetaMap()
+
+
+def test_gaussian_example_divides_by_n():
+    p = GaussianParams.model_validate(GAUSS.seed_example)  # 2, 4, 4, 4, 5, 5, 7, 9
+    a = GAUSS.solve(p)
+    assert (a.mean, a.var_mle, a.sum_sq, a.total) == (5.0, 4.0, 32.0, 40.0)
+    assert a.var_unbiased == pytest.approx(32 / 7)
+    assert [d.d for d in a.deviations] == [-3, -1, -1, -1, 0, 0, 2, 4]
+    assert GAUSS.reference(p) == a
+    m = GAUSS.mistakes(p)
+    assert m["unbiased_divisor_n_minus_1"] == (5.0, pytest.approx(32 / 7))
+    assert m["reported_std_not_variance"] == (5.0, 2.0)
+
+
+def test_gaussian_solver_is_stationary_for_the_normal_likelihood():
+    fit = gaussian_mle([1.5, 2.0, 4.5, 8.0])
+    assert fit.grad_at_mle == (0.0, 0.0)
+    assert fit.mean == 4.0 and fit.var_mle == pytest.approx(6.625)
+
+
+def test_gaussian_draws_have_short_variances():
+    for seed in range(60):
+        a = draw(GAUSS, seed).answer
+        assert round(a.var_mle, 4) == a.var_mle and a.var_mle > 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"samples": [3, 3, 3]}, "all samples equal 3"),
+    ({"samples": [1]}, "samples has 1 values; give between 2 and 12"),
+    ({"samples": [1, 2.123456]}, r"samples\[1\] = 2.123456 has more than 4 decimal places"),
+])
+def test_gaussian_params_messages(bad, message):
+    with pytest.raises(ValidationError, match=message):
+        GaussianParams.model_validate({**GAUSS.seed_example, **bad})
+
+
+def test_beta_map_laplace_example():
+    p = BetaMapParams.model_validate(BETA.seed_example)  # Beta(2, 2), 3 of 10
+    a = BETA.solve(p)
+    # posterior Beta(5, 9), mode (2 + 3 - 1) / (2 + 2 + 10 - 2) = 4/12 = 1/3; MLE 3/10
+    assert (a.post_alpha, a.post_beta, a.map_num, a.map_den) == (5, 9, 4, 12)
+    assert a.map_reduced == "1/3" and a.mle_reduced == "3/10" and a.map_reducible
+    assert a.theta_map == pytest.approx(1 / 3, abs=1e-12) and a.theta_mle == pytest.approx(0.3, abs=1e-12)
+    # Beta(2, 2) is add-one smoothing: (k + 1) / (n + 2)
+    assert Fraction(a.map_num, a.map_den) == Fraction(3 + 1, 10 + 2)
+    assert BETA.reference(p) == a
+    m = BETA.mistakes(p)
+    assert m["reported_mle"] == Fraction(3, 10) and m["posterior_mean"] == Fraction(5, 14)
+
+
+@pytest.mark.parametrize("alpha, beta, k, n, mode", [
+    (1, 1, 3, 10, Fraction(3, 10)),  # flat prior: MAP = MLE
+    (1, 3, 0, 5, Fraction(0)),  # posterior Beta(1, 8): mode at the boundary 0
+    (3, 1, 5, 5, Fraction(1)),  # posterior Beta(8, 1): mode at 1
+    (5, 6, 1, 3, Fraction(5, 12)),
+])
+def test_beta_map_by_maximisation(alpha, beta, k, n, mode):
+    fit = beta_bernoulli_fit(alpha, beta, k, n)
+    assert fit.theta_map == pytest.approx(float(mode), abs=1e-12)
+    assert fit.theta_mle == pytest.approx(k / n, abs=1e-12)
+
+
+def test_beta_flat_prior_solution_says_map_equals_mle():
+    p = BetaMapParams(alpha=1, beta=1, k=3, n=10)
+    text = normalize(latex_to_text(solution_latex(make_variant(BETA, p))))
+    assert "MAPequalstheMLE" in text
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"k": 11}, "k = 11 successes is more than n = 10 trials"),
+    ({"alpha": 0}, "greater than or equal to 1"),
+    ({"n": 0}, "greater than or equal to 1"),
+])
+def test_beta_params_messages(bad, message):
+    with pytest.raises(ValidationError, match=message):
+        BetaMapParams.model_validate({**BETA.seed_example, **bad})
