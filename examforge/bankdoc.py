@@ -65,6 +65,8 @@ def render_bank_doc() -> str:
                 out += ["", f"The seed question, from its own numbers (`examforge solve {t.id} --params FILE`):", "",
                         "```json", json.dumps(t.seed_example, ensure_ascii=False), "```", "",
                         f"Answer: {latex_to_text(t.answer_latex(sv.answer))}"]
+            if t.seed_comment.strip():
+                out += ["", f"Note: {t.seed_comment.strip()}"]
             if t.seed_note.strip():
                 out += ["", f"**Where the seed's key is wrong:** {t.seed_note.strip()}"]
     return "\n".join(out) + "\n"

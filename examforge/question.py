@@ -53,7 +53,8 @@ class QuestionType:
     forms: ClassVar[tuple[str, ...]] = ("free", "mc")
     # The seed question's own numbers (params JSON) and, where the seed's key is wrong, why.
     seed_example: ClassVar[dict[str, Any] | None] = None
-    seed_note: ClassVar[str] = ""
+    seed_note: ClassVar[str] = ""  # only where the seed's key is wrong
+    seed_comment: ClassVar[str] = ""  # how the seed example was chosen, when the seed is symbolic
     box_height: ClassVar[str] = "4cm"  # free-response answer box
     n_choices: ClassVar[int] = 4
 

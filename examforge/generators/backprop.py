@@ -145,6 +145,43 @@ def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
     )
 
 
+class TwoNeuronRanges(RangesModel):
+    """Magnitudes of the weights and of x (on the half grid of _W_MAG and _X), the learning
+    rate (one of _LR) and how many of the two ReLU units are dead (never both)."""
+
+    min_weight: Annotated[float, Field(ge=0.5, le=3.0)] = 0.5
+    max_weight: Annotated[float, Field(ge=0.5, le=3.0)] = 3.0
+    min_input: Annotated[float, Field(ge=0.5, le=2.0)] = 0.5
+    max_input: Annotated[float, Field(ge=0.5, le=2.0)] = 2.0
+    min_lr: Annotated[float, Field(ge=0.01, le=0.2)] = 0.01
+    max_lr: Annotated[float, Field(ge=0.01, le=0.2)] = 0.2
+    min_dead: Annotated[int, Field(ge=0, le=1)] = 0
+    max_dead: Annotated[int, Field(ge=0, le=1)] = 1
+
+    @model_validator(mode="after")
+    def _ordered_and_drawable(self):
+        for name in ("weight", "input", "lr", "dead"):
+            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
+            if lo > hi:
+                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
+        for name, values in (("weight", _W_MAG), ("input", tuple(abs(v) for v in _X)), ("lr", _LR)):
+            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
+            if not any(lo <= v <= hi for v in values):
+                raise ValueError(
+                    f"no {name} between min_{name} {lo} and max_{name} {hi}; choose from {sorted(set(values))}"
+                )
+        return self
+
+    def inputs(self) -> list[float]:
+        return [v for v in _X if self.min_input <= abs(v) <= self.max_input]
+
+    def weights(self) -> list[float]:
+        return [v for v in _W_MAG if self.min_weight <= v <= self.max_weight]
+
+    def rates(self) -> list[float]:
+        return [v for v in _LR if self.min_lr <= v <= self.max_lr]
+
+
 @register
 class BackpropTwoNeuron(QuestionType):
     id = "backprop.two_neuron"
@@ -158,33 +195,43 @@ class BackpropTwoNeuron(QuestionType):
     )
     Params = TwoNeuronParams
     Answer = TwoNeuronAnswer
+    Ranges = TwoNeuronRanges
     box_height = "7cm"
 
     # -- drawing -----------------------------------------------------------------
-    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> TwoNeuronParams:
+    def sample(self, rng: np.random.Generator, ranges: TwoNeuronRanges) -> TwoNeuronParams:
         for _ in range(500):
-            p = self._draw(rng)
+            p = self._draw(rng, ranges)
             if p is not None:
                 return p
-        # Acceptance is far above 1%, so this is a bug, not bad luck: fail loudly.
-        raise GenerationError(f"{self.id}: no hand-computable draw in 500 tries")
+        # With the default ranges acceptance is far above 1%, so this is a bug or ranges too
+        # narrow for hand-computable numbers: fail loudly.
+        raise GenerationError(f"{self.id}: no hand-computable draw in 500 tries (ranges {ranges.model_dump()})")
 
-    def _draw(self, rng: np.random.Generator) -> TwoNeuronParams | None:
+    def _draw(self, rng: np.random.Generator, r: TwoNeuronRanges) -> TwoNeuronParams | None:
+        # The default ranges keep the original lists and the same sequence of draws.
         activation = "relu" if rng.random() < 0.75 else "identity"
-        x = float(rng.choice(_X))
-        mags = [float(rng.choice(_W_MAG)) for _ in range(3)]
+        if r.min_dead >= 1:
+            activation = "relu"  # only a ReLU unit can be dead
+        x = float(rng.choice(r.inputs()))
+        mags = [float(rng.choice(r.weights())) for _ in range(3)]
         if activation == "relu":
             # both active half the time, otherwise exactly one dead unit (never both)
-            pattern = ("alive", "alive") if rng.random() < 0.5 else (
-                ("dead", "alive") if rng.random() < 0.5 else ("alive", "dead")
-            )
+            if r.max_dead == 0:
+                pattern = ("alive", "alive")
+            elif r.min_dead == 1:
+                pattern = ("dead", "alive") if rng.random() < 0.5 else ("alive", "dead")
+            else:
+                pattern = ("alive", "alive") if rng.random() < 0.5 else (
+                    ("dead", "alive") if rng.random() < 0.5 else ("alive", "dead")
+                )
             sign_x = 1.0 if x > 0 else -1.0
             w1, w2 = (m * sign_x * (1.0 if s == "alive" else -1.0) for m, s in zip(mags, pattern))
         else:
             w1, w2 = (m * float(rng.choice((-1.0, 1.0))) for m in mags[:2])
         w3 = mags[2] * float(rng.choice((-1.0, 1.0)))
         y = float(rng.choice(_Y))
-        lr = float(rng.choice(_LR))
+        lr = float(rng.choice(r.rates()))
         alive = [f"w{i}" for i, w in ((1, w1), (2, w2)) if activation == "identity" or w * x > 0]
         ask = str(rng.choice(alive))
         p = TwoNeuronParams(x=x, y=y, w1=w1, w2=w2, w3=w3, lr=lr, activation=activation, ask=ask)

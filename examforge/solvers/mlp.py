@@ -178,3 +178,52 @@ def two_neuron_step(
         return LOSSES["half_sse"](y_hat, y_t), record
 
     return sgd_step({"w1": w1, "w2": w2, "w3": w3}, forward, lr=lr)
+
+
+def leaky_relu(negative_slope: float) -> Callable[[Tensor], Tensor]:
+    """LeakyReLU with a chosen slope (ACTIVATIONS["leaky_relu"] keeps torch's default 0.01)."""
+    if not 0 < negative_slope < 1:
+        raise ValueError(f"negative_slope must be in (0, 1), got {negative_slope}")
+    return lambda t: F.leaky_relu(t, negative_slope=negative_slope)
+
+
+def dense_mlp_step_custom(
+    x: Sequence[float],
+    y: Sequence[float],
+    weights: Sequence[Sequence[Sequence[float]]],
+    activations: Sequence[Callable[[Tensor], Tensor]],
+    *,
+    lr: float,
+    biases: Sequence[Sequence[float] | None] | None = None,
+    loss: str = "half_sse",
+) -> StepResult:
+    """`dense_mlp_step` with activation functions instead of names (e.g. `leaky_relu(0.1)`).
+
+    Same parameter names (W1, b1, ...) and recorded values (z1, a1, ..., y_hat)."""
+    if len(weights) != len(activations):
+        raise ValueError(f"{len(weights)} weight matrices but {len(activations)} activations")
+    biases = list(biases) if biases is not None else [None] * len(weights)
+    if len(biases) != len(weights):
+        raise ValueError(f"{len(weights)} weight matrices but {len(biases)} bias vectors")
+    loss_fn = LOSSES[loss]
+    params: dict[str, Nested] = {}
+    for k, (w, b) in enumerate(zip(weights, biases), start=1):
+        params[f"W{k}"] = [list(map(float, row)) for row in w]
+        if b is not None:
+            params[f"b{k}"] = list(map(float, b))
+    x_t = torch.tensor(list(map(float, x)), dtype=DTYPE)
+    y_t = torch.tensor(list(map(float, y)), dtype=DTYPE)
+
+    def forward(p: dict[str, Tensor]):
+        h = x_t
+        record: dict[str, Tensor] = {}
+        for k, act in enumerate(activations, start=1):
+            z = p[f"W{k}"] @ h
+            if f"b{k}" in p:
+                z = z + p[f"b{k}"]
+            h = act(z)
+            record[f"z{k}"], record[f"a{k}"] = z, h
+        record["y_hat"] = h
+        return loss_fn(h, y_t), record
+
+    return sgd_step(params, forward, lr=lr)

@@ -1,0 +1,467 @@
+"""Softmax questions: temperature softmax and its limits, the softmax Jacobian, and the gradient
+of softmax cross-entropy with respect to the logits."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from examforge.errors import GenerationError
+from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.registry import register
+from examforge.renderers.latex import fmt, frac, matrix
+from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
+
+_DIGITS = 12
+
+
+def _round(v: float) -> float:
+    return round(float(v), _DIGITS) + 0.0
+
+
+def _rounded(values) -> tuple:
+    return tuple(_rounded(v) if isinstance(v, (list, tuple)) else _round(v) for v in values)
+
+
+def _softmax(z, scale: float = 1.0) -> tuple[float, ...]:
+    """Plain-Python softmax of scale * z (shifted by the max for stability)."""
+    m = max(scale * v for v in z)
+    e = [math.exp(scale * v - m) for v in z]
+    total = sum(e)
+    return tuple(v / total for v in e)
+
+
+def _split_max(z, *, pick_min: bool = False) -> tuple[float, ...]:
+    """Mass 1/m on each of the m largest (or smallest) entries: the T -> 0+ limit."""
+    target = min(z) if pick_min else max(z)
+    m = sum(1 for v in z if v == target)
+    return tuple(1.0 / m if v == target else 0.0 for v in z)
+
+
+def _vector_latex(value) -> str:
+    return "$(" + ", ".join(frac(v) for v in value) + ")$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClassesRanges(RangesModel):
+    min_classes: Annotated[int, Field(ge=2, le=5)] = 3
+    max_classes: Annotated[int, Field(ge=2, le=5)] = 4
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_classes > self.max_classes:
+            raise ValueError(f"min_classes {self.min_classes} is larger than max_classes {self.max_classes}")
+        return self
+
+
+# == softmax.temperature ========================================================================
+
+Logit = Annotated[int, Field(ge=-9, le=9)]
+
+
+class TemperatureParams(ParamsModel):
+    z: Annotated[tuple[Logit, ...], Field(min_length=2, max_length=6)]
+    temperature: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)]
+    ask: Literal["values", "cold_limit"] = "values"  # what the multiple-choice / true-false form asks
+
+    @model_validator(mode="after")
+    def _printable(self):
+        smallest = min(_softmax(self.z, 1.0 / self.temperature))
+        if smallest < 5e-4:
+            raise ValueError(
+                f"softmax(z / T) has an entry {smallest:.2g} that rounds to 0 at 4 decimals; "
+                f"use a larger temperature than {self.temperature} or closer logits than {list(self.z)}"
+            )
+        return self
+
+
+class TemperatureRanges(ClassesRanges):
+    min_temperature: Annotated[float, Field(gt=0, le=20)] = 0.5
+    max_temperature: Annotated[float, Field(gt=0, le=20)] = 4.0
+
+    @model_validator(mode="after")
+    def _temperatures(self):
+        if self.min_temperature > self.max_temperature:
+            raise ValueError(
+                f"min_temperature {self.min_temperature} is larger than max_temperature {self.max_temperature}"
+            )
+        return self
+
+
+class TemperatureAnswer(AnswerModel):
+    scaled: tuple[float, ...]  # z / T
+    shifted: tuple[float, ...]  # (z - max z) / T
+    exps: tuple[float, ...]  # exp of the shifted logits
+    total: float
+    probs: tuple[float, ...]  # softmax(z / T)
+    cold_limit: tuple[float, ...]  # T -> 0+
+    hot_limit: tuple[float, ...]  # T -> infinity
+    n_max: int  # how many logits tie for the largest
+    all_equal: bool
+    asked: Literal["values", "cold_limit"]
+    tolerance: float = 0.0005
+
+
+def _temperature_answer(p: TemperatureParams, probs) -> TemperatureAnswer:
+    top = max(p.z)
+    shifted = tuple((v - top) / p.temperature for v in p.z)
+    exps = tuple(math.exp(v) for v in shifted)
+    return TemperatureAnswer(
+        scaled=_rounded(v / p.temperature for v in p.z),
+        shifted=_rounded(shifted),
+        exps=_rounded(exps),
+        total=_round(sum(exps)),
+        probs=_rounded(probs),
+        cold_limit=_rounded(_split_max(p.z)),
+        hot_limit=_rounded([1.0 / len(p.z)] * len(p.z)),
+        n_max=sum(1 for v in p.z if v == top),
+        all_equal=len(set(p.z)) == 1,
+        asked=p.ask,
+    )
+
+
+_TEMPS = (0.5, 2.0, 3.0, 4.0, 0.25, 5.0, 10.0)
+
+
+@register
+class SoftmaxTemperature(QuestionType):
+    id = "softmax.temperature"
+    summary = "Temperature softmax softmax(z/T): its values at one T and its limits as T -> 0+ and T -> infinity."
+    mirrors = "002 Part 1 MC1 (temp-softmax_T(z) = softmax(z/T); which statement is false)"
+    Params = TemperatureParams
+    Answer = TemperatureAnswer
+    Ranges = TemperatureRanges
+    forms = ("free", "mc", "tf")
+    # The seed's own logits (statement C) and its limit T -> 0+; T = 2 is ours. Its key is
+    # right: the false statement is the first, since z = (a, a, a, a) is uniform at every T.
+    seed_example = {"z": [4, 3, 2, 1], "temperature": 2.0, "ask": "cold_limit"}
+    box_height = "5cm"
+
+    def sample(self, rng: np.random.Generator, ranges: TemperatureRanges) -> TemperatureParams:
+        r = ranges
+        temps = [t for t in _TEMPS if r.min_temperature <= t <= r.max_temperature] or [r.min_temperature]
+        ask = "values" if rng.random() < 0.6 else "cold_limit"
+        for _ in range(200):
+            k = int(rng.integers(r.min_classes, r.max_classes + 1))
+            z = [int(v) for v in rng.integers(-2, 6, size=k)]
+            if ask == "cold_limit" and rng.random() < 0.4:  # a tie for the largest logit
+                z[int(rng.integers(1, k))] = max(z)
+                if z.count(max(z)) == 1:
+                    z[0] = max(z)
+            if len(set(z)) == 1:
+                continue
+            t = float(rng.choice(temps))
+            if min(_softmax(z, 1.0 / t)) < 0.002:
+                continue
+            return TemperatureParams(z=tuple(z), temperature=t, ask=ask)
+        raise GenerationError(f"{self.id}: no printable logits in 200 draws (ranges {r.model_dump()})")
+
+    def solve(self, p: TemperatureParams) -> TemperatureAnswer:
+        return _temperature_answer(p, softmax_values(p.z, temperature=p.temperature))
+
+    def reference(self, p: TemperatureParams) -> TemperatureAnswer:
+        e = [math.exp(v / p.temperature) for v in p.z]  # unshifted: logits here are small
+        return _temperature_answer(p, [v / sum(e) for v in e])
+
+    def answer_latex(self, a: TemperatureAnswer) -> str:
+        return (
+            rf"$\operatorname{{softmax}}(\mathbf{{z}}/T) = {fmt(a.probs)}$; "
+            rf"$T \to 0^+$: {_vector_latex(a.cold_limit)}; $T \to \infty$: {_vector_latex(a.hot_limit)}"
+        )
+
+    def key_texts(self, a: TemperatureAnswer) -> list[str]:
+        return [str(fmt(a.probs))]
+
+    def choice_value(self, a: TemperatureAnswer):
+        return a.probs if a.asked == "values" else a.cold_limit
+
+    def choice_latex(self, value) -> str:
+        return _vector_latex(value)
+
+    def mistakes(self, p: TemperatureParams) -> dict:
+        t = p.temperature
+        at_t = _softmax(p.z, 1.0 / t)
+        if p.ask == "values":
+            wrong = {
+                "forgot_temperature": _softmax(p.z, 1.0),
+                "multiplied_by_temperature": _softmax(p.z, t),
+                "cold_limit_instead": _split_max(p.z),
+                "hot_limit_instead": tuple([1.0 / len(p.z)] * len(p.z)),
+            }
+            if min(p.z) > 0:
+                wrong["no_exponential"] = tuple(v / sum(p.z) for v in p.z)
+            return wrong
+        wrong = {}
+        if _split_max(p.z) != tuple(1.0 if i == p.z.index(max(p.z)) else 0.0 for i in range(len(p.z))):
+            wrong["tie_to_first_max"] = tuple(1.0 if i == p.z.index(max(p.z)) else 0.0 for i in range(len(p.z)))
+        wrong.update({
+            "uniform_limit": tuple([1.0 / len(p.z)] * len(p.z)),
+            "finite_temperature_values": at_t,
+            "argmin_limit": _split_max(p.z, pick_min=True),
+            "softmax_at_t1": _softmax(p.z, 1.0),
+        })
+        return wrong
+
+    def fallback_mistakes(self, p: TemperatureParams, a: TemperatureAnswer) -> dict:
+        right = self.choice_value(a)
+        return {
+            "probabilities_reversed": tuple(reversed(right)),
+            "temperature_squared": _softmax(p.z, 1.0 / (p.temperature * p.temperature)),
+            "square_root_temperature": _softmax(p.z, 1.0 / math.sqrt(p.temperature)),
+        }
+
+
+# == the exact-logit questions: softmax.jacobian and softmax.ce_gradient =======================
+
+ExpLogit = Annotated[int, Field(ge=1, le=99)]
+
+
+class _ExpLogits(ParamsModel):
+    """Logits z_i = ln c_i given through c = e^z (positive integers), so s_i = c_i / sum(c)."""
+
+    exp_logits: Annotated[tuple[ExpLogit, ...], Field(min_length=2, max_length=6)]
+
+
+def _compositions(rng: np.random.Generator, k: int, totals: dict[int, float], who: str) -> tuple[int, ...]:
+    """k positive integers, not all equal, summing to one of `totals` (drawn with the given
+    weights), so that s = c / sum(c) is a short decimal. Parts are at most 9 for totals up to
+    20 and at most 60 above, so e^z stays a readable number."""
+    possible = [t for t in totals if k <= t <= (9 if t <= 20 else 60) * k]
+    if not possible:
+        raise GenerationError(f"{who}: no total in {sorted(totals)} fits {k} classes")
+    weights = np.array([totals[t] for t in possible], dtype=float)
+    for _ in range(200):
+        total = int(rng.choice(possible, p=weights / weights.sum()))
+        cuts = np.sort(rng.choice(np.arange(1, total), size=k - 1, replace=False))
+        parts = np.diff(np.concatenate(([0], cuts, [total])))
+        if parts.max() <= (9 if total <= 20 else 60) and len(set(parts.tolist())) > 1:
+            return tuple(int(v) for v in parts)
+    raise GenerationError(f"{who}: no composition of {possible} into {k} parts in 200 draws")
+
+
+def _probs(c) -> list[Fraction]:
+    total = sum(c)
+    return [Fraction(v, total) for v in c]
+
+
+def _logits(c) -> list[float]:
+    return [math.log(v) for v in c]
+
+
+# -- softmax.jacobian ------------------------------------------------------------------------
+
+
+class JacobianParams(_ExpLogits):
+    pass
+
+
+class JacobianEntry(_Frozen):
+    i: int  # 1-based
+    j: int
+    left: float  # s_i
+    right: float  # 1 - s_i on the diagonal, s_j off it
+    value: float
+
+
+class JacobianAnswer(AnswerModel):
+    total: int  # sum of e^{z_j}
+    probs: tuple[float, ...]
+    jacobian: tuple[tuple[float, ...], ...]
+    diagonal: tuple[JacobianEntry, ...]  # s_i (1 - s_i)
+    off_diagonal: tuple[JacobianEntry, ...]  # -s_i s_j for i < j
+    row_sums: tuple[float, ...]
+
+
+def _jacobian_answer(c, probs, jac) -> JacobianAnswer:
+    k = len(c)
+    jac = _rounded(jac)
+    return JacobianAnswer(
+        total=sum(c),
+        probs=_rounded(probs),
+        jacobian=jac,
+        diagonal=tuple(
+            JacobianEntry(i=i + 1, j=i + 1, left=_round(probs[i]), right=_round(1 - probs[i]), value=jac[i][i])
+            for i in range(k)
+        ),
+        off_diagonal=tuple(
+            JacobianEntry(i=i + 1, j=j + 1, left=_round(probs[i]), right=_round(probs[j]), value=jac[i][j])
+            for i in range(k) for j in range(i + 1, k)
+        ),
+        row_sums=_rounded(sum(row) for row in jac),
+    )
+
+
+def _closed_form(s: list, *, diag_sign: int = 1, outer_sign: int = -1, off: bool = True,
+                 diag_outer: bool = True) -> tuple[tuple[float, ...], ...]:
+    """diag(s) + outer_sign * s s^T, with switches for the named wrong versions."""
+    k = len(s)
+    rows = []
+    for i in range(k):
+        row = []
+        for j in range(k):
+            if i == j:
+                v = diag_sign * s[i] + (outer_sign * s[i] * s[i] if diag_outer else 0)
+            else:
+                v = outer_sign * s[i] * s[j] if off else 0
+            row.append(float(v))
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+# Totals dividing 100: s has at most 2 decimals and J = diag(s) - s s^T at most 4.
+_JAC_TOTALS = {4: 0.5, 5: 0.5, 10: 1.5, 20: 2.0, 25: 2.0, 50: 3.0, 100: 3.0}
+
+
+@register
+class SoftmaxJacobian(QuestionType):
+    id = "softmax.jacobian"
+    summary = "The Jacobian ds/dz = diag(s) - s s^T of softmax at logits with exact probabilities."
+    mirrors = "003 Q1 (backprop through softmax: derive ds_i/dz_j)"
+    Params = JacobianParams
+    Answer = JacobianAnswer
+    Ranges = ClassesRanges
+    # 003 Q1 is symbolic (its key diag(s) - s s^T is right); our example has e^z = (2, 1, 1),
+    # so s = (1/2, 1/4, 1/4).
+    seed_example = {"exp_logits": [2, 1, 1]}
+    box_height = "5cm"
+
+    def sample(self, rng: np.random.Generator, ranges: ClassesRanges) -> JacobianParams:
+        k = int(rng.integers(ranges.min_classes, ranges.max_classes + 1))
+        return JacobianParams(exp_logits=_compositions(rng, k, _JAC_TOTALS, self.id))
+
+    def solve(self, p: JacobianParams) -> JacobianAnswer:
+        s, jac = softmax_jacobian(_logits(p.exp_logits))
+        return _jacobian_answer(p.exp_logits, s, jac)
+
+    def reference(self, p: JacobianParams) -> JacobianAnswer:
+        s = _probs(p.exp_logits)
+        return _jacobian_answer(p.exp_logits, [float(v) for v in s], _closed_form(s))
+
+    def answer_latex(self, a: JacobianAnswer) -> str:
+        # One row per line: pdftotext reads the rows of a tall matrix interleaved with the
+        # text beside it, and rows set inline cannot be broken without running into the margin.
+        rows = ",\\newline ".join(f"${fmt(row)}$" for row in a.jacobian)
+        return rf"$J = \partial \mathbf{{s}}/\partial \mathbf{{z}}$ has rows\newline {rows}"
+
+    def key_texts(self, a: JacobianAnswer) -> list[str]:
+        return [str(fmt(row)) for row in a.jacobian]
+
+    def choice_value(self, a: JacobianAnswer):
+        return a.jacobian
+
+    def choice_latex(self, value) -> str:
+        return f"${matrix(value)}$"
+
+    def mistakes(self, p: JacobianParams) -> dict:
+        s = _probs(p.exp_logits)
+        return {
+            "forgot_off_diagonal": _closed_form(s, off=False),
+            "plus_outer_product": _closed_form(s, outer_sign=1),
+            "positive_off_diagonal": tuple(
+                tuple(float(s[i] * (1 - s[i])) if i == j else float(s[i] * s[j]) for j in range(len(s)))
+                for i in range(len(s))
+            ),
+            "only_diag_s": _closed_form(s, off=False, diag_outer=False),
+            "minus_outer_only": _closed_form(s, diag_sign=0),
+        }
+
+
+# -- softmax.ce_gradient -----------------------------------------------------------------------
+
+
+class CEGradientParams(_ExpLogits):
+    target: Annotated[int, Field(ge=1, le=6)]  # 1-based index of the true class
+
+    @model_validator(mode="after")
+    def _target_exists(self):
+        if self.target > len(self.exp_logits):
+            raise ValueError(f"target class {self.target} does not exist: there are {len(self.exp_logits)} classes")
+        return self
+
+
+class CEGradientAnswer(AnswerModel):
+    total: int
+    probs: tuple[float, ...]
+    onehot: tuple[int, ...]
+    loss: float  # -ln s_target = ln(total / c_target)
+    grad: tuple[float, ...]  # s - y
+    grad_sum: float
+
+
+def _ce_answer(p: CEGradientParams, probs, loss, grad) -> CEGradientAnswer:
+    grad = _rounded(grad)
+    return CEGradientAnswer(
+        total=sum(p.exp_logits),
+        probs=_rounded(probs),
+        onehot=tuple(int(i + 1 == p.target) for i in range(len(p.exp_logits))),
+        loss=_round(loss),
+        grad=grad,
+        grad_sum=_round(sum(grad)),
+    )
+
+
+# Totals whose 1/total is a short decimal: s - y is exact.
+_CE_TOTALS = {4: 0.5, 5: 0.5, 8: 1.0, 10: 1.5, 16: 1.0, 20: 2.0, 25: 1.0, 40: 1.5, 50: 1.5, 100: 1.5}
+
+
+@register
+class SoftmaxCEGradient(QuestionType):
+    id = "softmax.ce_gradient"
+    summary = "Softmax cross-entropy loss and its gradient s - y with respect to the logits."
+    mirrors = "003 Q2 (gradient of softmax cross-entropy: show dL/dz = s - y)"
+    Params = CEGradientParams
+    Answer = CEGradientAnswer
+    Ranges = ClassesRanges
+    # 003 Q2 is symbolic (its key s - y is right); our example has e^z = (2, 1, 1) and true
+    # class 2: s - y = (0.5, -0.75, 0.25).
+    seed_example = {"exp_logits": [2, 1, 1], "target": 2}
+    box_height = "4cm"
+
+    def sample(self, rng: np.random.Generator, ranges: ClassesRanges) -> CEGradientParams:
+        k = int(rng.integers(ranges.min_classes, ranges.max_classes + 1))
+        c = _compositions(rng, k, _CE_TOTALS, self.id)
+        return CEGradientParams(exp_logits=c, target=int(rng.integers(1, k + 1)))
+
+    def solve(self, p: CEGradientParams) -> CEGradientAnswer:
+        s, loss, grad = cross_entropy_gradient(_logits(p.exp_logits), p.target - 1)
+        return _ce_answer(p, s, loss, grad)
+
+    def reference(self, p: CEGradientParams) -> CEGradientAnswer:
+        s = _probs(p.exp_logits)
+        y = [int(i + 1 == p.target) for i in range(len(s))]
+        total = sum(p.exp_logits)
+        return _ce_answer(
+            p, [float(v) for v in s], math.log(total / p.exp_logits[p.target - 1]),
+            [float(si - yi) for si, yi in zip(s, y)],
+        )
+
+    def answer_latex(self, a: CEGradientAnswer) -> str:
+        return rf"$L = {fmt(a.loss)}$; $\partial L/\partial \mathbf{{z}} = \mathbf{{s}} - \mathbf{{y}} = {fmt(a.grad)}$"
+
+    def key_texts(self, a: CEGradientAnswer) -> list[str]:
+        return [str(fmt(a.grad))]
+
+    def choice_value(self, a: CEGradientAnswer):
+        return a.grad
+
+    def choice_latex(self, value) -> str:
+        return f"${fmt(tuple(value))}$"
+
+    def mistakes(self, p: CEGradientParams) -> dict:
+        s = [float(v) for v in _probs(p.exp_logits)]
+        t = p.target - 1
+        y = [float(i == t) for i in range(len(s))]
+        return {
+            "y_minus_s": tuple(yi - si for si, yi in zip(s, y)),
+            "forgot_target": tuple(s),
+            "target_entry_only": tuple(s[i] - 1 if i == t else 0.0 for i in range(len(s))),
+            "gradient_wrt_s": tuple(-1 / s[i] if i == t else 0.0 for i in range(len(s))),
+            "one_minus_s": tuple(1 - si for si in s),
+        }
