@@ -174,20 +174,21 @@ def _steps(layer, in_shape: tuple[int, ...]) -> tuple[tuple[int, int] | None, tu
 
 # -- sampling ----------------------------------------------------------------------------------
 
-_SIDES = range(28, 65)
 _CONV1 = ((3, 1, 0), (3, 1, 1), (5, 1, 0), (5, 1, 2), (5, 1, 1), (7, 1, 0), (3, 2, 1), (5, 2, 2))  # k, s, p
 _POOL1 = ((2, 2), (3, 3), (4, 4), (3, 2))  # k, s
 _CONV2 = ((3, 1, 0), (3, 1, 1), (4, 1, 1), (5, 1, 0), (5, 1, 2), (4, 1, 0), (2, 1, 0))
 _POOL2 = ((2, 2), (3, 3))
-_FINAL = range(2, 8)  # spatial size before flatten
 
 
-@lru_cache(maxsize=1)
-def _architectures() -> tuple[tuple[tuple, ...], tuple[tuple, ...]]:
+@lru_cache(maxsize=8)
+def _architectures(
+    min_side: int = 28, max_side: int = 64, min_final: int = 2, max_final: int = 7, max_floored: int = 1
+) -> tuple[tuple[tuple, ...], tuple[tuple, ...]]:
     """All (side, conv1, pool1, conv2, pool2) whose spatial sizes stay hand-computable: the final
-    side is 2..7; split into those where every division is exact and those with one floor."""
+    side is min_final..max_final; split into those where every division is exact and those with
+    1..max_floored floors. The defaults are cnn.shape_trace's default ranges."""
     exact, floored = [], []
-    for n in _SIDES:
+    for n in range(min_side, max_side + 1):
         for c1 in _CONV1:
             for p1 in _POOL1:
                 for c2 in _CONV2:
@@ -200,9 +201,36 @@ def _architectures() -> tuple[tuple[tuple, ...], tuple[tuple, ...]]:
                             inexact += span % s != 0
                             side = span // s + 1
                         else:
-                            if side in _FINAL and inexact <= 1:
+                            if min_final <= side <= max_final and inexact <= max_floored:
                                 (floored if inexact else exact).append((n, c1, p1, c2, p2))
     return tuple(exact), tuple(floored)
+
+
+class ShapeTraceRanges(RangesModel):
+    min_side: Annotated[int, Field(ge=8, le=256)] = 28
+    max_side: Annotated[int, Field(ge=8, le=256)] = 64
+    min_final_side: Annotated[int, Field(ge=1, le=16)] = 2
+    max_final_side: Annotated[int, Field(ge=1, le=16)] = 7
+    max_floored_layers: Annotated[int, Field(ge=0, le=4)] = 1
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_side > self.max_side:
+            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
+        if self.min_final_side > self.max_final_side:
+            raise ValueError(
+                f"min_final_side {self.min_final_side} is larger than max_final_side {self.max_final_side}"
+            )
+        if not any(_architectures(*self.bounds)):
+            raise ValueError(
+                f"no two-block network maps an input side in {self.min_side}..{self.max_side} "
+                f"to a final side in {self.min_final_side}..{self.max_final_side}"
+            )
+        return self
+
+    @property
+    def bounds(self) -> tuple[int, int, int, int, int]:
+        return (self.min_side, self.max_side, self.min_final_side, self.max_final_side, self.max_floored_layers)
 
 
 def _block(rng: np.random.Generator, conv, pool, channels: int) -> list[dict]:
@@ -229,11 +257,13 @@ class CnnShapeTrace(QuestionType):
     seed_example = {"input_shape": [1, 32, 32], "layers": [{"type": "conv", "out_channels": 8, "kernel": 5, "stride": 1, "padding": 0}, {"type": "avgpool", "kernel": 4, "stride": 4}, {"type": "relu"}, {"type": "conv", "out_channels": 16, "kernel": 4, "stride": 1, "padding": 1}, {"type": "avgpool", "kernel": 2, "stride": 2}, {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
     Params = ShapeTraceParams
     Answer = ShapeTraceAnswer
+    Ranges = ShapeTraceRanges
     box_height = "7cm"
 
-    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ShapeTraceParams:
-        exact, floored = _architectures()
+    def sample(self, rng: np.random.Generator, ranges: ShapeTraceRanges) -> ShapeTraceParams:
+        exact, floored = _architectures(*ranges.bounds)
         pool = floored if rng.random() < 0.3 else exact
+        pool = pool or exact or floored  # one of them may be empty under narrow ranges
         n, c1, p1, c2, p2 = pool[int(rng.integers(len(pool)))]
         in_channels = int(rng.choice((1, 3)))
         ch1 = int(rng.choice((4, 6, 8, 10, 12, 16)))

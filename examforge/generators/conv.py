@@ -285,15 +285,56 @@ def _fv_shapes(p: ForwardValuesParams) -> dict:
 
 
 # (kernel, stride, padding) -> input sides whose output is 2..cap per axis; cap 4 for 2x2
-# kernels and 3 for 3x3 ones, so at most 16 four-term or 9 nine-term sums by hand.
-_FV_SIDES = (4, 5, 6)
-_FV_COMBOS: tuple[tuple[int, int, int, tuple[int, ...]], ...] = tuple(
-    (k, s, p, sizes)
-    for k in (2, 3)
-    for s in (1, 2)
-    for p in (0, 1)
-    if (sizes := tuple(n for n in _FV_SIDES if 2 <= _out(n, k, s, p) <= (4 if k == 2 else 3)))
-)
+# kernels and 3 for larger ones, so at most 16 four-term or 9 nine-term sums by hand.
+def _fv_combos(
+    min_kernel: int = 2, max_kernel: int = 3, max_stride: int = 2, max_padding: int = 1,
+    min_side: int = 4, max_side: int = 6,
+) -> tuple[tuple[int, int, int, tuple[int, ...]], ...]:
+    return tuple(
+        (k, s, p, sizes)
+        for k in range(min_kernel, max_kernel + 1)
+        for s in range(1, max_stride + 1)
+        for p in range(0, min(max_padding, k - 1) + 1)
+        if (sizes := tuple(n for n in range(min_side, max_side + 1)
+                           if 2 <= _out(n, k, s, p) <= (4 if k == 2 else 3)))
+    )
+
+
+class ForwardValuesRanges(RangesModel):
+    min_kernel: Annotated[int, Field(ge=2, le=MAX_KERNEL_SIDE)] = 2
+    max_kernel: Annotated[int, Field(ge=2, le=MAX_KERNEL_SIDE)] = 3
+    max_stride: Annotated[int, Field(ge=1, le=4)] = 2
+    max_padding: Annotated[int, Field(ge=0, le=3)] = 1
+    min_side: Annotated[int, Field(ge=1, le=MAX_INPUT_SIDE)] = 4
+    max_side: Annotated[int, Field(ge=1, le=MAX_INPUT_SIDE)] = 6
+    min_entry: Annotated[int, Field(ge=-20, le=20)] = -2
+    max_entry: Annotated[int, Field(ge=-20, le=20)] = 3
+    min_weight: Annotated[int, Field(ge=-20, le=20)] = -1
+    max_weight: Annotated[int, Field(ge=-20, le=20)] = 2
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        for low, high in (("min_kernel", "max_kernel"), ("min_side", "max_side"),
+                          ("min_entry", "max_entry"), ("min_weight", "max_weight")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} is larger than {high} {getattr(self, high)}")
+        if self.min_weight == self.max_weight == 0:
+            raise ValueError("min_weight = max_weight = 0 gives all-zero kernels")
+        if self.min_entry == self.max_entry == 0:
+            raise ValueError("min_entry = max_entry = 0 gives all-zero inputs")
+        if not self.combos:
+            raise ValueError(
+                f"no kernel {self.min_kernel}..{self.max_kernel}, stride 1..{self.max_stride} and padding "
+                f"0..{self.max_padding} gives a 2..4 output from an input side {self.min_side}..{self.max_side}"
+            )
+        return self
+
+    @property
+    def combos(self) -> tuple[tuple[int, int, int, tuple[int, ...]], ...]:
+        return _fv_combos(self.min_kernel, self.max_kernel, self.max_stride, self.max_padding,
+                          self.min_side, self.max_side)
+
+
 _FV_MAX_TRIES = 100
 
 
@@ -306,16 +347,20 @@ class ConvForwardValues(QuestionType):
                     "kernel": [[1, -1], [0, 1]], "stride": 1, "padding": 0}
     Params = ForwardValuesParams
     Answer = ForwardValuesAnswer
+    Ranges = ForwardValuesRanges
     box_height = "5cm"
 
-    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ForwardValuesParams:
-        k, s, p, sizes = _FV_COMBOS[int(rng.integers(len(_FV_COMBOS)))]
+    def sample(self, rng: np.random.Generator, ranges: ForwardValuesRanges) -> ForwardValuesParams:
+        r = ranges
+        combos = r.combos
+        k, s, p, sizes = combos[int(rng.integers(len(combos)))]
         h = int(rng.choice(sizes))
         w = h if rng.random() < 0.7 else int(rng.choice(sizes))
-        low = 0 if rng.random() < 0.6 else -2
+        # Mostly non-negative inputs (when the range allows), sometimes the full range.
+        low = min(max(0, r.min_entry), r.max_entry) if rng.random() < 0.6 else r.min_entry
         for _ in range(_FV_MAX_TRIES):
-            image = rng.integers(low, 4, size=(h, w))
-            kernel = rng.integers(-1, 3, size=(k, k))
+            image = rng.integers(low, r.max_entry + 1, size=(h, w))
+            kernel = rng.integers(r.min_weight, r.max_weight + 1, size=(k, k))
             if np.count_nonzero(kernel) < 2:
                 continue
             out = _correlate(_pad(image.tolist(), p), kernel.tolist(), s)

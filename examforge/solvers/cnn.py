@@ -68,3 +68,31 @@ def trace_shapes(
             h.remove()
     params = [sum(p.numel() for p in m.parameters() if p.requires_grad) for m in net]
     return shapes, params
+
+
+def run_listed(
+    input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]], *, first_linear_in: int
+) -> tuple[int, bool]:
+    """Build the network as a listing writes it, the first nn.Linear with `first_linear_in`
+    in_features (later ones take the previous out_features), on the meta device, and push one
+    (1, C, H, W) input through it. Returns the number of features that reach that Linear and
+    whether the forward pass fails there."""
+    x = torch.empty(1, *input_shape, device="meta", dtype=DTYPE)
+    reaching: int | None = None
+    in_features = first_linear_in
+    with torch.no_grad():
+        for spec in layers:
+            if spec["type"] == "linear":
+                if reaching is None:
+                    reaching = int(x.shape[-1])
+                module = nn.Linear(in_features, spec["out_features"], device="meta", dtype=DTYPE)
+                in_features = spec["out_features"]
+                try:
+                    x = module(x)
+                except RuntimeError:
+                    return reaching, True
+            else:
+                x = _module(spec, x.shape)(x)
+    if reaching is None:
+        raise ValueError("the network has no linear layer")
+    return reaching, False

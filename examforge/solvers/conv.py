@@ -61,3 +61,38 @@ def conv2d_windows(
         out_w = (padded.shape[-1] - kw) // stride + 1
     grid = [windows[r * out_w : (r + 1) * out_w] for r in range(out_h)]
     return padded[0, 0].tolist(), grid
+
+
+def conv2d_as_matrix(
+    input_chw: Sequence[int], out_channels: int, kernel: int, stride: int
+) -> dict[str, tuple[int, ...] | int]:
+    """Conv2d (no padding, no bias) as a linear layer y = A x on the flattened input.
+
+    A's columns are the layer's outputs for every unit input image (one 1, all else 0). The
+    weights are 1, 2, ..., P, all different and nonzero, so an entry of A is nonzero exactly
+    when the kernel can reach it, and each distinct nonzero value is one free parameter.
+    Also checks the im2col view: filters as a c_out x (k*k*c_in) matrix times F.unfold's
+    patch matrix reproduces conv2d. Returns shapes and counts."""
+    c, h, w = (int(d) for d in input_chw)
+    n_weights = out_channels * c * kernel * kernel
+    weight = torch.arange(1, n_weights + 1, dtype=DTYPE).reshape(out_channels, c, kernel, kernel)
+    with torch.no_grad():
+        basis = torch.eye(c * h * w, dtype=DTYPE).reshape(-1, c, h, w)
+        a = F.conv2d(basis, weight, stride=stride).reshape(c * h * w, -1).T  # (d_out, d_in)
+        probe = torch.arange(c * h * w, dtype=DTYPE).reshape(1, c, h, w)
+        patches = F.unfold(probe, kernel_size=kernel, stride=stride)[0]  # (k*k*c, h'*w')
+        kernel_matrix = weight.reshape(out_channels, -1)
+        direct = F.conv2d(probe, weight, stride=stride)[0]
+        if not torch.equal(kernel_matrix @ patches, direct.reshape(out_channels, -1)):
+            raise ArithmeticError("conv2d_as_matrix: the im2col product disagrees with conv2d")
+        if not torch.equal(a @ probe.flatten(), direct.flatten()):
+            raise ArithmeticError("conv2d_as_matrix: A x disagrees with conv2d")
+        nonzero = a[a != 0]
+    return {
+        "out_hw": (int(direct.shape[-2]), int(direct.shape[-1])),
+        "a_shape": (int(a.shape[0]), int(a.shape[1])),
+        "nonzero_entries": int(nonzero.numel()),
+        "free_params": int(torch.unique(nonzero).numel()),
+        "im2col_shape": (int(patches.shape[0]), int(patches.shape[1])),
+        "kernel_matrix_shape": (int(kernel_matrix.shape[0]), int(kernel_matrix.shape[1])),
+    }

@@ -1,0 +1,220 @@
+"""Convolution as a linear layer: the dimensions of the equivalent fully connected layer, the
+im2col view, and the fraction of the weight matrix's entries the convolution constrains."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from examforge.errors import GenerationError
+from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.registry import register
+from examforge.renderers.latex import shape
+from examforge.solvers.conv import conv2d_as_matrix
+
+MAX_D_IN = 1024  # flattened input size: keeps torch's A (d_out x d_in) small
+MAX_ENTRIES = 2_000_000
+
+
+class Im2colParams(ParamsModel):
+    height: Annotated[int, Field(ge=2, le=64)]
+    width: Annotated[int, Field(ge=2, le=64)]
+    in_channels: Annotated[int, Field(ge=1, le=16)]
+    out_channels: Annotated[int, Field(ge=1, le=64)]
+    kernel: Annotated[int, Field(ge=1, le=11)]
+    stride: Annotated[int, Field(ge=1, le=4)]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        k, s = self.kernel, self.stride
+        for axis, n in (("height", self.height), ("width", self.width)):
+            if k > n:
+                raise ValueError(f"kernel {k} is larger than the input {axis} {n}")
+            if (n - k) % s:
+                raise ValueError(
+                    f"input {axis} {n}: ({n} - {k}) is not a multiple of the stride {s}, "
+                    f"so ({n} - {k})/{s} + 1 is not a whole number of positions"
+                )
+        d_in = self.height * self.width * self.in_channels
+        if d_in > MAX_D_IN:
+            raise ValueError(f"the flattened input has {d_in} entries; at most {MAX_D_IN} are allowed")
+        d_out = self.out_hw[0] * self.out_hw[1] * self.out_channels
+        if d_in * d_out > MAX_ENTRIES:
+            raise ValueError(f"the weight matrix would have {d_in * d_out} entries; at most {MAX_ENTRIES}")
+        return self
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        k, s = self.kernel, self.stride
+        return (self.height - k) // s + 1, (self.width - k) // s + 1
+
+
+class Im2colRanges(RangesModel):
+    min_side: Annotated[int, Field(ge=2, le=32)] = 4
+    max_side: Annotated[int, Field(ge=2, le=32)] = 10
+    max_kernel: Annotated[int, Field(ge=2, le=7)] = 5
+    max_stride: Annotated[int, Field(ge=1, le=4)] = 2
+    max_in_channels: Annotated[int, Field(ge=1, le=16)] = 3
+    max_out_channels: Annotated[int, Field(ge=1, le=64)] = 8
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_side > self.max_side:
+            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
+        if self.max_kernel >= self.max_side:
+            raise ValueError(f"max_kernel {self.max_kernel} leaves no room in inputs of side at most {self.max_side}")
+        return self
+
+
+class Im2colAnswer(AnswerModel):
+    fraction_num: int  # constrained entries / all entries, reduced
+    fraction_den: int
+    fraction: float
+    out_hw: tuple[int, int]
+    d_in: int
+    d_out: int
+    a_shape: tuple[int, int]  # (d_out, d_in)
+    im2col_shape: tuple[int, int]  # (k*k*c_in, h'*w')
+    kernel_matrix_shape: tuple[int, int]  # (c_out, k*k*c_in)
+    row_nonzeros: int  # entries per row that can be nonzero: k*k*c_in
+    total_entries: int
+    nonzero_entries: int
+    zero_entries: int
+    free_params: int
+    tied_entries: int  # nonzero entries that copy a weight already counted
+    constrained_entries: int
+    sharing_num: int  # 1 - 1/(h'w'): the tied share of the nonzero entries alone
+    sharing_den: int
+
+
+def _fraction_answer(p: Im2colParams, *, out_hw, a_shape, nonzero, free, im2col, kmat) -> Im2colAnswer:
+    total = a_shape[0] * a_shape[1]
+    constrained = total - free
+    frac = Fraction(constrained, total)
+    sharing = Fraction(nonzero - free, nonzero)
+    return Im2colAnswer(
+        fraction_num=frac.numerator, fraction_den=frac.denominator, fraction=constrained / total,
+        out_hw=out_hw, d_in=a_shape[1], d_out=a_shape[0], a_shape=a_shape,
+        im2col_shape=im2col, kernel_matrix_shape=kmat,
+        row_nonzeros=nonzero // a_shape[0],
+        total_entries=total, nonzero_entries=nonzero, zero_entries=total - nonzero,
+        free_params=free, tied_entries=nonzero - free, constrained_entries=constrained,
+        sharing_num=sharing.numerator, sharing_den=sharing.denominator,
+    )
+
+
+def _one_minus(num: int, den: int) -> tuple[int, int]:
+    f = 1 - Fraction(num, den)
+    return f.numerator, f.denominator
+
+
+_TRIES = 100
+
+
+@register
+class ConvIm2col(QuestionType):
+    id = "conv.im2col"
+    summary = ("A convolution as a fully connected layer: its dimensions, the im2col matrices, "
+               "and the fraction of constrained weights.")
+    mirrors = ("004 Problem 1 (convolution as a linear layer: input/output dimensions, im2col, "
+               "fraction of constrained entries)")
+    Params = Im2colParams
+    Answer = Im2colAnswer
+    Ranges = Im2colRanges
+    seed_example = {"height": 6, "width": 6, "in_channels": 3, "out_channels": 2, "kernel": 3, "stride": 1}
+    seed_note = (
+        "004's key is symbolic and wrong in three places. (1) It gives the linear layer's input "
+        "dimension as h'*w'*c_i; the flattened input has h*w*c_i entries (6*6*3 = 108, not 4*4*3 = 48). "
+        "(2) It gives A the shape (c_o*h'*w') x (k^2*c_i), which is neither the dense layer's "
+        "(c_o*h'*w') x (h*w*c_i) nor the im2col product (the c_o x k^2*c_i filter matrix times the "
+        "k^2*c_i x h'*w' patch matrix). (3) Its 'fraction of constrained entries' 1 - 1/(h'*w') only "
+        "counts weight sharing among the entries that can be nonzero; the dense matrix has "
+        "c_o*h'*w'*h*w*c_i entries of which only c_o*c_i*k^2 are free, so the fraction is "
+        "1 - k^2/(h*w*h'*w'): for these numbers 63/64, not 15/16."
+    )
+    box_height = "7cm"
+
+    def sample(self, rng: np.random.Generator, ranges: Im2colRanges) -> Im2colParams:
+        r = ranges
+        kernels = [k for k in (2, 3, 3, 3, 5) if k <= r.max_kernel]
+        for _ in range(_TRIES):
+            k = int(rng.choice(kernels))
+            s = 1 if rng.random() < 0.6 else int(rng.integers(1, r.max_stride + 1))
+            sides = [n for n in range(max(r.min_side, k + s), r.max_side + 1) if (n - k) % s == 0]
+            if not sides:
+                continue
+            h = int(rng.choice(sides))
+            w = h if rng.random() < 0.7 else int(rng.choice(sides))
+            c_in = int(rng.integers(1, r.max_in_channels + 1))
+            c_out = int(rng.choice([c for c in (1, 2, 3, 4, 6, 8, 16) if c <= r.max_out_channels] or [1]))
+            if h * w * c_in > MAX_D_IN:
+                continue
+            return Im2colParams(height=h, width=w, in_channels=c_in, out_channels=c_out, kernel=k, stride=s)
+        seed = rng.bit_generator.seed_seq.entropy
+        raise GenerationError(f"{self.id} seed {seed}: no input size fits the ranges in {_TRIES} draws")
+
+    def solve(self, p: Im2colParams) -> Im2colAnswer:
+        got = conv2d_as_matrix((p.in_channels, p.height, p.width), p.out_channels, p.kernel, p.stride)
+        return _fraction_answer(
+            p, out_hw=got["out_hw"], a_shape=got["a_shape"], nonzero=got["nonzero_entries"],
+            free=got["free_params"], im2col=got["im2col_shape"], kmat=got["kernel_matrix_shape"],
+        )
+
+    def reference(self, p: Im2colParams) -> Im2colAnswer:
+        oh, ow = p.out_hw
+        k2c = p.kernel * p.kernel * p.in_channels
+        d_in = p.height * p.width * p.in_channels
+        d_out = oh * ow * p.out_channels
+        return _fraction_answer(
+            p, out_hw=(oh, ow), a_shape=(d_out, d_in), nonzero=d_out * k2c,
+            free=p.out_channels * k2c, im2col=(k2c, oh * ow), kmat=(p.out_channels, k2c),
+        )
+
+    # -- presentation ------------------------------------------------------------------------
+
+    def answer_latex(self, a: Im2colAnswer) -> str:
+        return (f"$d_{{\\text{{in}}}} = {a.d_in}$, $d_{{\\text{{out}}}} = {a.d_out}$, $A$ is ${shape(a.a_shape)}$; "
+                f"patch matrix ${shape(a.im2col_shape)}$, filter matrix ${shape(a.kernel_matrix_shape)}$; "
+                f"constrained fraction ${_tfrac(a.fraction_num, a.fraction_den)} \\approx {a.fraction:.4f}$")
+
+    def key_texts(self, a: Im2colAnswer) -> list[str]:
+        return [f"{a.fraction_num}/{a.fraction_den}", f"A is {a.d_out} x {a.d_in}"]
+
+    def choice_value(self, a: Im2colAnswer) -> tuple[int, int]:
+        return (a.fraction_num, a.fraction_den)
+
+    def choice_latex(self, value) -> str:
+        return f"${_tfrac(*value)}$"
+
+    def mistakes(self, p: Im2colParams) -> dict[str, tuple[int, int]]:
+        oh, ow = p.out_hw
+        k2 = p.kernel * p.kernel
+        hw, ohw = p.height * p.width, oh * ow
+        wrong = {
+            "seed_key_sharing_only": _one_minus(1, ohw),
+            "zeros_only": _one_minus(k2, hw),
+            "output_size_as_input_size": _one_minus(k2, ohw * ohw),
+            "free_fraction_instead": (Fraction(k2, hw * ohw).numerator, Fraction(k2, hw * ohw).denominator),
+            "forgot_output_channels": _one_minus(k2, p.out_channels * hw * ohw) if p.out_channels > 1 else None,
+            "forgot_input_channels": _one_minus(k2, p.in_channels * hw * ohw) if p.in_channels > 1 else None,
+            "counted_biases_as_free": _one_minus(
+                p.out_channels * (k2 * p.in_channels + 1), p.out_channels * ohw * p.in_channels * hw
+            ),
+        }
+        return {name: v for name, v in wrong.items() if v is not None and 0 <= v[0] < v[1]}
+
+    def fallback_mistakes(self, p: Im2colParams, a: Im2colAnswer) -> dict[str, tuple[int, int]]:
+        total = a.total_entries
+        return {
+            "assumed_same_padding": _one_minus(p.kernel**2, (p.height * p.width) ** 2),
+            "tied_only": (Fraction(a.tied_entries, total).numerator, Fraction(a.tied_entries, total).denominator),
+            "one_minus_one_over_d_out": _one_minus(1, a.d_out),
+        }
+
+
+def _tfrac(num: int, den: int) -> str:
+    return f"\\tfrac{{{num}}}{{{den}}}" if den != 1 else str(num)
+
