@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from examforge.errors import GenerationError
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.solvers.tokenize import TokenizeError, greedy_right_to_left, greedy_steps
@@ -19,6 +20,8 @@ TokenId = Annotated[int, Field(ge=1, le=100_000)]
 
 _TABLE_COLUMNS = 3  # (token, id) pairs per row of the vocabulary table
 _MIN_VOCAB, _MAX_VOCAB = 8, 14
+_LEAST_MAX_VOCAB = 12  # a sentence can use up to 11 distinct tokens, plus room for a decoy
+_SAMPLE_TRIES = 50
 
 _NOUNS = ("dog", "cat", "fox", "owl", "cow", "hen", "bat", "pig", "rat", "ant", "bee", "yak", "elk", "ram")
 _VERBS = ("chased", "saw", "bit", "fed", "met", "liked", "found", "hugged", "pushed", "helped", "followed")
@@ -114,6 +117,32 @@ def _ids_latex(ids) -> str:
     return "$[" + ", ".join(str(int(i)) for i in ids) + "]$"
 
 
+def _word_count(template: str) -> int:
+    return len(template.split())
+
+
+class GreedyRanges(RangesModel):
+    """Difficulty: the vocabulary size and the sentence length in words."""
+
+    min_vocab: Annotated[int, Field(ge=6, le=30)] = _MIN_VOCAB
+    max_vocab: Annotated[int, Field(ge=_LEAST_MAX_VOCAB, le=30)] = _MAX_VOCAB
+    min_words: Annotated[int, Field(ge=1, le=20)] = 6
+    max_words: Annotated[int, Field(ge=1, le=20)] = 8
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_vocab > self.max_vocab:
+            raise ValueError(f"min_vocab {self.min_vocab} is larger than max_vocab {self.max_vocab}")
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words {self.min_words} is larger than max_words {self.max_words}")
+        counts = sorted({_word_count(t) for t in _TEMPLATES})
+        if not any(self.min_words <= c <= self.max_words for c in counts):
+            raise ValueError(
+                f"no sentence template has {self.min_words} to {self.max_words} words; lengths are {counts}"
+            )
+        return self
+
+
 @register
 class TokenizerGreedy(QuestionType):
     id = "tokenizer.greedy"
@@ -127,11 +156,23 @@ class TokenizerGreedy(QuestionType):
     )
     Params = GreedyParams
     Answer = GreedyAnswer
+    Ranges = GreedyRanges
     box_height = "5cm"
 
     # -- drawing -----------------------------------------------------------------------
-    def sample(self, rng: np.random.Generator, ranges: RangesModel) -> GreedyParams:
-        template = str(rng.choice(_TEMPLATES))
+    def sample(self, rng: np.random.Generator, ranges: GreedyRanges) -> GreedyParams:
+        r = ranges
+        templates = [t for t in _TEMPLATES if r.min_words <= _word_count(t) <= r.max_words]
+        for _ in range(_SAMPLE_TRIES):
+            p = self._draw(rng, templates, r)
+            if p is not None:
+                return p
+        raise GenerationError(
+            f"{self.id}: no vocabulary of {r.min_vocab} to {r.max_vocab} tokens in {_SAMPLE_TRIES} draws"
+        )
+
+    def _draw(self, rng: np.random.Generator, templates: list[str], r: GreedyRanges) -> GreedyParams | None:
+        template = str(rng.choice(templates))
         n = str(rng.choice(_NOUNS))
         m = n if rng.random() < 0.8 else str(rng.choice([x for x in _NOUNS if x != n]))
         v = "saw" if "saw that" in template else str(rng.choice(_VERBS))
@@ -140,7 +181,9 @@ class TokenizerGreedy(QuestionType):
         words = text.rstrip(".").lower().split(" ")
         if len(set(words)) == len(words):  # nothing repeats: repeat the noun, like the seed
             text = _sentence(template, n=n, m=n, v=v, a=a)
-        vocab = _build_vocab(text, n, rng)
+        vocab = _build_vocab(text, n, rng, min_vocab=r.min_vocab, max_vocab=r.max_vocab)
+        if not r.min_vocab <= len(vocab) <= r.max_vocab:
+            return None
         return GreedyParams(text=text, vocab=vocab)
 
     # -- solving ---------------------------------------------------------------------------
@@ -245,7 +288,9 @@ def _word_at(text: str, pos: int) -> str:
     return text[start:end] or text[pos]
 
 
-def _build_vocab(text: str, noun: str, rng: np.random.Generator) -> dict[str, int]:
+def _build_vocab(
+    text: str, noun: str, rng: np.random.Generator, *, min_vocab: int = _MIN_VOCAB, max_vocab: int = _MAX_VOCAB
+) -> dict[str, int]:
     """A vocabulary like the seed's: single space and period, the first word with its space,
     the repeated noun with a trailing space plus a bare or leading-space form and a "noun."
     decoy, the other words bare (sometimes with a space or period attached), and decoys that
@@ -285,17 +330,17 @@ def _build_vocab(text: str, noun: str, rng: np.random.Generator) -> dict[str, in
 
     vocab = list(dict.fromkeys(core))
     _repair(text, vocab)
-    target = int(rng.integers(_MIN_VOCAB, _MAX_VOCAB + 1))
+    target = int(rng.integers(min_vocab, max_vocab + 1))
     for d in decoys:
         if len(vocab) >= target:
             break
         trial = vocab + [d]
         if _tokenizes(text, trial):
             vocab = trial
-    if len(vocab) > _MAX_VOCAB:  # drop entries greedy never uses (this cannot change its path)
+    if len(vocab) > max_vocab:  # drop entries greedy never uses (this cannot change its path)
         used = {s.token for s in greedy_steps(text, {t: i for i, t in enumerate(vocab, 1)})}
         for tok in [t for t in reversed(vocab) if t not in used]:
-            if len(vocab) <= _MAX_VOCAB:
+            if len(vocab) <= max_vocab:
                 break
             vocab.remove(tok)
     if rng.random() < 0.5:  # ids in listing order like the seed, or shuffled

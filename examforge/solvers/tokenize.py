@@ -88,3 +88,13 @@ def greedy_right_to_left(text: str, vocab: Mapping[str, int]) -> list[Step]:
         pos += len(tok)
         steps.append(Step(token=tok, id=i, remaining=text[pos:]))
     return steps
+
+
+def token_spans(steps: Iterable[Step]) -> list[tuple[int, int]]:
+    """The character span [start, end) of each emitted token in the tokenized text."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for s in steps:
+        spans.append((pos, pos + len(s.token)))
+        pos += len(s.token)
+    return spans

@@ -1,0 +1,926 @@
+"""Attention questions: one self-attention head by hand (masks, temperatures, argmax with
+shared ties), multi-head parameter and compute counts, and what self-attention without
+positional encodings can tell apart after greedy tokenization."""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from typing import Annotated, Literal, Optional, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from examforge.errors import GenerationError
+from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.registry import register
+from examforge.renderers.latex import Latex, fmt, texttt
+from examforge.solvers.attention import AttentionResult, same_attention_output, self_attention
+from examforge.solvers.tokenize import TokenizeError, greedy_steps, token_spans
+from examforge.solvers.transformer import multihead_cost
+
+# -- shared presentation helpers (also used by the transformer questions) --------------------------
+
+_MAX_DEN = 12
+
+
+def num_tex(v: float) -> Latex:
+    """A number as LaTeX: a slashed fraction when it is one with a small denominator (1/7,
+    -3/4, as the seeds print them; pdftotext reads them back verbatim), else a short decimal."""
+    f = Fraction(v).limit_denominator(_MAX_DEN)
+    if f.denominator != 1 and abs(float(f) - v) < 1e-9:
+        return Latex(f"{f.numerator}/{f.denominator}")
+    return fmt(float(v))
+
+
+def num_text(v: float) -> str:
+    return str(num_tex(v))
+
+
+def mat_tex(rows) -> Latex:
+    body = r" \\ ".join(" & ".join(num_tex(v) for v in row) for row in rows)
+    return Latex(rf"\begin{{bmatrix}} {body} \end{{bmatrix}}")
+
+
+def vec_tex(row) -> Latex:
+    return Latex("(" + ", ".join(num_tex(v) for v in row) + ")")
+
+
+_SYMBOL_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{0,7}|<[A-Z]{1,8}>)$")
+
+
+def sym_tex(label: str) -> Latex:
+    """A token label for math mode: <START> as an angle-bracketed name, others upright."""
+    check_symbol(label)
+    if label.startswith("<"):
+        return Latex(rf"\langle\mathrm{{{label[1:-1]}}}\rangle")
+    return Latex(rf"\mathrm{{{label}}}")
+
+
+def check_symbol(label: str) -> str:
+    if not _SYMBOL_RE.match(label):
+        raise ValueError(f"token label {label!r} must be 1-8 letters/digits (starting with a letter) or <NAME>")
+    return label
+
+
+Symbol = Annotated[str, StringConstraints(min_length=1, max_length=10)]
+Entry = Annotated[float, Field(ge=-20, le=20, allow_inf_nan=False)]
+Matrix = tuple[tuple[Entry, ...], ...]
+FloatMatrix = tuple[tuple[float, ...], ...]
+
+
+def dims(m, name: str) -> tuple[int, int]:
+    """Rows and columns of a non-empty rectangular matrix, or a ValueError naming it."""
+    if not m or not m[0]:
+        raise ValueError(f"{name} must be a non-empty matrix (a list of rows)")
+    widths = sorted({len(row) for row in m})
+    if len(widths) > 1:
+        raise ValueError(f"{name} is not rectangular: its rows have lengths {widths}")
+    return len(m), len(m[0])
+
+
+def _tup(rows) -> tuple:
+    return tuple(tuple(r) for r in rows)
+
+
+def _int_matrix(rng: np.random.Generator, shape, lo: int, hi: int) -> tuple[tuple[int, ...], ...]:
+    return _tup(rng.integers(lo, hi + 1, size=shape).tolist())
+
+
+# == attention.self_attention ==================================================================
+
+MAX_TOKENS = 8
+MAX_DIM = 6
+MAX_HEAD_DIM = 4
+
+
+class SelfAttentionParams(ParamsModel):
+    X: Matrix  # one row per token (n x d)
+    W_q: Matrix  # d x d_k
+    W_k: Matrix  # d x d_k
+    W_v: Matrix  # d x d_v
+    causal: bool
+    # "sqrt_d": the usual T = sqrt(d_k); "zero": T -> 0+, argmax with ties shared; or a number
+    temperature: Union[Literal["sqrt_d", "zero"], Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]]
+    tokens: Optional[tuple[Symbol, ...]] = None  # labels of the rows of X, e.g. D A A <START>
+    ask_row: Annotated[int, Field(ge=1, le=MAX_TOKENS)] = 1  # the query row multiple choice asks for
+
+    @field_validator("tokens")
+    @classmethod
+    def _labels(cls, v):
+        if v is not None:
+            for label in v:
+                check_symbol(label)
+        return v
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        n, d = dims(self.X, "X")
+        if n > MAX_TOKENS or d > MAX_DIM:
+            raise ValueError(f"X is {n}x{d}; at most {MAX_TOKENS} tokens of dimension {MAX_DIM} keeps it hand-computable")
+        shapes = {}
+        for name in ("W_q", "W_k", "W_v"):
+            rows, cols = dims(getattr(self, name), name)
+            if rows != d:
+                raise ValueError(f"{name} has {rows} rows but X has d = {d} columns")
+            if cols > MAX_HEAD_DIM:
+                raise ValueError(f"{name} has {cols} columns; at most {MAX_HEAD_DIM} is allowed")
+            shapes[name] = cols
+        if shapes["W_q"] != shapes["W_k"]:
+            raise ValueError(f"W_q has {shapes['W_q']} columns but W_k has {shapes['W_k']}; queries and keys need the same d_k")
+        if self.tokens is not None and len(self.tokens) != n:
+            raise ValueError(f"tokens has {len(self.tokens)} labels but X has {n} rows")
+        if self.ask_row > n:
+            raise ValueError(f"ask_row {self.ask_row} is larger than the number of tokens {n}")
+        return self
+
+    # -- for the templates -------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.X)
+
+    @property
+    def d_k(self) -> int:
+        return len(self.W_q[0])
+
+    @property
+    def labels(self) -> list[Latex]:
+        return [sym_tex(t) for t in self.tokens] if self.tokens else []
+
+    @property
+    def shared_weights(self) -> bool:
+        return self.W_q == self.W_k == self.W_v
+
+    def mat(self, name: str) -> Latex:
+        return mat_tex(getattr(self, name))
+
+
+class AttentionRow(BaseModel):
+    """One query's step: the keys it may see, their (scaled) scores, the maxima, its weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int  # 1-based
+    keys: tuple[int, ...]  # allowed key positions, 1-based
+    scores: tuple[float, ...]  # over the allowed keys
+    scaled: tuple[float, ...]  # scores / T over the allowed keys (= scores at zero temperature)
+    top: float  # the maximum score (zero temperature)
+    argmax: tuple[int, ...]  # positions holding it, 1-based
+    weights: tuple[float, ...]  # the full row of P
+    output: tuple[float, ...]  # the row of Z = PV
+
+    @property
+    def output_tex(self) -> Latex:
+        return vec_tex(self.output)
+
+    @property
+    def weights_tex(self) -> Latex:
+        return vec_tex(self.weights)
+
+    @property
+    def scores_tex(self) -> Latex:
+        return vec_tex(self.scores)
+
+    @property
+    def scaled_tex(self) -> Latex:
+        return vec_tex(self.scaled)
+
+
+class SelfAttentionAnswer(AnswerModel):
+    attention: FloatMatrix  # P (n x n)
+    output: FloatMatrix  # Z = P V (n x d_v)
+    Q: FloatMatrix
+    K: FloatMatrix
+    V: FloatMatrix
+    scores: FloatMatrix  # Q K^T
+    temperature: Optional[float]  # T, None at zero temperature
+    rows: tuple[AttentionRow, ...]
+    asked_row: tuple[float, ...]
+
+    def mat(self, name: str) -> Latex:
+        return mat_tex(getattr(self, name))
+
+    @property
+    def KT(self) -> Latex:
+        return mat_tex(list(zip(*self.K)))
+
+
+def _row_steps(res_scores, allowed, weights, outputs, temperature) -> tuple[AttentionRow, ...]:
+    rows = []
+    for i, (srow, arow, wrow, zrow) in enumerate(zip(res_scores, allowed, weights, outputs)):
+        keys = tuple(j + 1 for j, ok in enumerate(arow) if ok)
+        sc = tuple(srow[j - 1] for j in keys)
+        top = max(sc)
+        rows.append(AttentionRow(
+            index=i + 1, keys=keys, scores=sc,
+            scaled=tuple(round(s / temperature, 12) + 0.0 for s in sc) if temperature else sc,
+            top=top, argmax=tuple(j for j, s in zip(keys, sc) if abs(s - top) <= 1e-9 * (1 + abs(top))),
+            weights=tuple(wrow), output=tuple(zrow),
+        ))
+    return tuple(rows)
+
+
+def _sa_answer(p: SelfAttentionParams, r: AttentionResult) -> SelfAttentionAnswer:
+    return SelfAttentionAnswer(
+        attention=_tup(r.weights), output=_tup(r.output), Q=_tup(r.Q), K=_tup(r.K), V=_tup(r.V),
+        scores=_tup(r.scores), temperature=r.temperature,
+        rows=_row_steps(r.scores, r.allowed, r.weights, r.output, r.temperature),
+        asked_row=tuple(r.weights[p.ask_row - 1]),
+    )
+
+
+def np_attention(X, W_q, W_k, W_v, *, causal: bool, temperature, offset: int = 0, axis: int = 1, ties: str = "share"):
+    """The numpy reference (and the mistakes' wrong paths): plain loops over the rows (axis 1),
+    or over the columns (axis 0, a mistake). Returns Q, K, V, S, allowed, P and T."""
+    X = np.array(X, dtype=float)
+    Q, K, V = X @ np.array(W_q, float), X @ np.array(W_k, float), X @ np.array(W_v, float)
+    S = Q @ K.T
+    n = len(X)
+    allowed = np.array([[(j <= i + offset) if causal else True for j in range(n)] for i in range(n)])
+    T = None if temperature == "zero" else (math.sqrt(Q.shape[1]) if temperature == "sqrt_d" else float(temperature))
+    P = np.zeros((n, n))
+    for line in range(n):
+        idx = [(line, j) if axis == 1 else (j, line) for j in range(n)]
+        ok = [ij for ij in idx if allowed[ij]]
+        vals = np.array([S[ij] for ij in ok])
+        if T is None:
+            top = vals.max()
+            hits = [ij for ij, v in zip(ok, vals) if abs(v - top) <= 1e-9 * (1 + abs(top))]
+            if ties == "first":
+                hits = hits[:1]
+            for ij in hits:
+                P[ij] = 1 / len(hits)
+        else:
+            e = np.exp(vals / T - (vals / T).max())
+            for ij, w in zip(ok, e / e.sum()):
+                P[ij] = w
+    return Q, K, V, S, allowed, P, T
+
+
+def _np_attention(p: SelfAttentionParams, *, causal=None, temperature=None, offset=0, axis=1, ties="share"):
+    return np_attention(
+        p.X, p.W_q, p.W_k, p.W_v, causal=p.causal if causal is None else causal,
+        temperature=p.temperature if temperature is None else temperature, offset=offset, axis=axis, ties=ties,
+    )
+
+
+class SelfAttentionRanges(RangesModel):
+    min_tokens: Annotated[int, Field(ge=2, le=MAX_TOKENS)] = 3
+    max_tokens: Annotated[int, Field(ge=2, le=MAX_TOKENS)] = 7
+    max_weight: Annotated[int, Field(ge=1, le=5)] = 3  # projection entries for argmax variants
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
+        return self
+
+
+_LETTERS = "ABCDE"
+_SA_TRIES = 300
+
+
+@register
+class SelfAttention(QuestionType):
+    id = "attention.self_attention"
+    summary = ("One self-attention head by hand: Q, K, V, scores, causal mask, softmax with T = sqrt(d_k), "
+               "a given T, or zero temperature (argmax, ties shared), attention matrix and output.")
+    mirrors = "002 Problem 2.2 (Geoff's transformer: D A A <START> A D <STOP>, causal, zero temperature)"
+    Params = SelfAttentionParams
+    Answer = SelfAttentionAnswer
+    Ranges = SelfAttentionRanges
+    box_height = "6cm"
+    seed_example = {
+        "X": [[0, 0, 0, 1], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]],
+        "W_q": [[0, 3], [1, 2], [2, 1], [3, 0]],
+        "W_k": [[0, 3], [1, 2], [2, 1], [3, 0]],
+        "W_v": [[0, 3], [1, 2], [2, 1], [3, 0]],
+        "causal": True,
+        "temperature": "zero",
+        "tokens": ["D", "A", "A", "<START>", "A", "D", "<STOP>"],
+        "ask_row": 4,
+    }
+    seed_note = (
+        "The seed's P in Problem 2.2 is printed with 8 columns (and K^T and QK^T with an extra "
+        "zero column) for a 7-token sequence; P is 7x7, as the seed itself prints it in 2.3. Its "
+        "rows are right: (1), (0,1), (0,1/2,1/2), (1/4,1/4,1/4,1/4) for <START> whose scores are "
+        "all 0, (0,1/3,1/3,0,1/3), (1/2,0,0,0,0,1/2), and 1/7 everywhere for <STOP>."
+    )
+
+    # -- drawing -----------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, ranges: SelfAttentionRanges) -> SelfAttentionParams:
+        for _ in range(_SA_TRIES):
+            kind = rng.choice(["zero", "zero", "zero", "sqrt_d", "sqrt_d", "number"])
+            p = self._draw_argmax(rng, ranges) if kind == "zero" else self._draw_softmax(rng, ranges, str(kind))
+            if p is not None:
+                return p
+        raise GenerationError(f"{self.id}: no non-degenerate draw in {_SA_TRIES} tries")
+
+    def _draw_argmax(self, rng, r: SelfAttentionRanges) -> SelfAttentionParams | None:
+        n = int(rng.integers(max(r.min_tokens, 3), max(r.max_tokens, 3) + 1))
+        causal = bool(rng.random() < 0.8)
+        if rng.random() < 0.6:  # token embeddings, like the seed: one-hot letters, a zero <START>
+            d = int(rng.integers(3, 5))
+            letters = _LETTERS[:d]
+            pool = list(letters) + (["<START>"] if rng.random() < 0.5 else [])
+            tokens = [str(rng.choice(pool)) for _ in range(n)]
+            X = _tup([[1 if t == c else 0 for c in letters] for t in tokens])
+        else:
+            d = int(rng.integers(2, 4))
+            tokens = None
+            X = _int_matrix(rng, (n, d), 0, 2)
+        d_k = 2
+        Wq = _int_matrix(rng, (d, d_k), 0, r.max_weight)
+        shared = rng.random() < 0.5
+        Wk = Wq if shared else _int_matrix(rng, (d, d_k), 0, r.max_weight)
+        Wv = Wq if shared else _int_matrix(rng, (d, d_k), 0, r.max_weight)
+        return self._accept(dict(X=X, W_q=Wq, W_k=Wk, W_v=Wv, causal=causal, temperature="zero",
+                                 tokens=tuple(tokens) if tokens else None), rng, need_ties=True)
+
+    def _draw_softmax(self, rng, r: SelfAttentionRanges, kind: str) -> SelfAttentionParams | None:
+        hi = min(r.max_tokens, 4)
+        lo = min(max(r.min_tokens, 2), hi)
+        n = int(rng.integers(lo, hi + 1))
+        d = int(rng.integers(2, 4))
+        if kind == "sqrt_d":
+            d_k, temperature = int(rng.choice([1, 4, 4])), "sqrt_d"
+        else:
+            d_k, temperature = int(rng.choice([1, 2])), float(rng.choice([0.5, 2.0, 3.0]))
+        X = _int_matrix(rng, (n, d), -1, 2)
+        Wq, Wk, Wv = (_int_matrix(rng, (d, d_k), -1, 1) for _ in range(3))
+        return self._accept(dict(X=X, W_q=Wq, W_k=Wk, W_v=Wv, causal=bool(rng.random() < 0.6),
+                                 temperature=temperature, tokens=None), rng, need_ties=False)
+
+    def _accept(self, fields: dict, rng, *, need_ties: bool) -> SelfAttentionParams | None:
+        p = SelfAttentionParams(**fields, ask_row=1)
+        Q, K, V, S, allowed, P, T = _np_attention(p)
+        if T is not None and np.abs(np.where(allowed, S / T, 0)).max() > 4:
+            return None  # keep every exponent a calculator-friendly size
+        if (np.abs(V).sum(axis=0) == 0).any():
+            return None  # a value column that is zero for every token
+        distinct_rows = {tuple(np.round(row, 9)) for row in P}
+        if len(distinct_rows) < 2:
+            return None
+        if need_ties and not any(len(np.nonzero(row)[0]) > 1 for row in P):
+            return None
+        if not need_ties and not any(len(np.nonzero(row)[0]) > 1 for row in P):
+            return None
+        # ask about a row where at least three named mistakes differ from the answer
+        good = []
+        for i in range(1, p.n + 1):
+            q = p.model_copy(update={"ask_row": i})
+            right = num_row(P[i - 1])
+            wrong = {num_row(v) for v in self.mistakes(q).values()} - {right}
+            if len(wrong) >= 3:
+                good.append(i)
+        if not good:
+            return None
+        return p.model_copy(update={"ask_row": int(rng.choice(good))})
+
+    # -- solving -------------------------------------------------------------------------------
+    def solve(self, p: SelfAttentionParams) -> SelfAttentionAnswer:
+        r = self_attention(p.X, p.W_q, p.W_k, p.W_v, causal=p.causal, temperature=p.temperature)
+        return _sa_answer(p, r)
+
+    def reference(self, p: SelfAttentionParams) -> SelfAttentionAnswer:
+        Q, K, V, S, allowed, P, T = _np_attention(p)
+        clean = lambda m: [[round(float(v), 12) + 0.0 for v in row] for row in m]  # noqa: E731
+        r = AttentionResult(
+            Q=clean(Q), K=clean(K), V=clean(V), scores=clean(S), scaled=None, allowed=allowed.tolist(),
+            weights=clean(P), output=clean(P @ V), temperature=T,
+        )
+        return _sa_answer(p, r)
+
+    # -- presentation ------------------------------------------------------------------------------
+    def answer_latex(self, a: SelfAttentionAnswer) -> str:
+        # One query per line: pdftotext reads the table back in order, while two large
+        # matrices side by side come out interleaved.
+        rows = "".join(
+            rf"{i} & ${vec_tex(p)}$ & ${vec_tex(z)}$ \\ " for i, (p, z) in enumerate(zip(a.attention, a.output), 1)
+        )
+        return rf"\begin{{tabular}}[t]{{@{{}}r l l@{{}}}} query & row of $P$ & row of $Z = PV$ \\ {rows}\end{{tabular}}"
+
+    def key_texts(self, a: SelfAttentionAnswer) -> list[str]:
+        return [str(vec_tex(r)) for r in a.attention] + [str(vec_tex(r)) for r in a.output]
+
+    # -- multiple choice --------------------------------------------------------------------------
+    def choice_value(self, a: SelfAttentionAnswer):
+        return tuple(a.asked_row)
+
+    def choice_latex(self, value) -> str:
+        return f"${vec_tex(value)}$"
+
+    def mistakes(self, p: SelfAttentionParams) -> dict[str, tuple[float, ...]]:
+        i = p.ask_row - 1
+        paths: dict[str, dict] = {}
+        if p.causal:
+            paths["no_causal_mask"] = dict(causal=False)
+            paths["mask_off_by_one"] = dict(offset=1)
+        if p.temperature == "zero":
+            paths["ties_not_shared"] = dict(ties="first")
+            paths["softmax_not_argmax"] = dict(temperature="sqrt_d")
+        elif p.temperature == "sqrt_d":
+            if p.d_k > 1:
+                paths["no_sqrt_dk"] = dict(temperature=1.0)
+                paths["divided_by_dk"] = dict(temperature=float(p.d_k))
+            paths["argmax_not_softmax"] = dict(temperature="zero")
+        else:
+            paths["multiplied_by_temperature"] = dict(temperature=1 / float(p.temperature))
+            if float(p.temperature) != 1:
+                paths["ignored_temperature"] = dict(temperature=1.0)
+        paths["softmax_over_rows_wrong_axis"] = dict(axis=0)
+        out = {}
+        for name, kw in paths.items():
+            P = _np_attention(p, **kw)[5]
+            out[name] = tuple(round(float(v), 12) + 0.0 for v in P[i])
+        return out
+
+    def fallback_mistakes(self, p: SelfAttentionParams, a: SelfAttentionAnswer):
+        n, i = p.n, p.ask_row - 1
+        keys = [j for j in range(n) if (j <= i or not p.causal)]
+        return {
+            "uniform_over_allowed": tuple(1 / len(keys) if j in keys else 0.0 for j in range(n)),
+            "attends_to_itself_only": tuple(1.0 if j == i else 0.0 for j in range(n)),
+            "uniform_over_all": tuple(1 / n for _ in range(n)),
+            "reversed_row": tuple(reversed(a.asked_row)),
+        }
+
+
+def num_row(row) -> str:
+    return str(vec_tex([float(v) for v in row]))
+
+
+# == attention.multihead_cost ================================================================
+
+
+class MultiheadParams(ParamsModel):
+    d_model: Annotated[int, Field(ge=2, le=16384)]
+    heads: Annotated[int, Field(ge=2, le=256)]
+    seq_len: Annotated[int, Field(ge=1, le=131072)]
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _divides(self):
+        if self.d_model % self.heads:
+            raise ValueError(f"heads {self.heads} must divide d_model {self.d_model} (d_k = d_model / heads)")
+        return self
+
+    @property
+    def d_k(self) -> int:
+        return self.d_model // self.heads
+
+
+class MultiheadAnswer(AnswerModel):
+    params: int
+    head_dim: int
+    single_head_params: int
+    projection_params: int  # one d x d projection (+ bias): W_O
+    per_head_projection_params: int  # one head's W_Q^i (d x d_k, + bias)
+    qkv_params: int  # W_Q^i, W_K^i, W_V^i of every head
+    score_macs_per_head: int  # n^2 d_k
+    mix_macs_per_head: int
+    attention_macs: int  # all heads, Q K^T and P V
+    single_head_attention_macs: int
+    projection_macs: int  # 4 n d^2
+
+
+class MultiheadRanges(RangesModel):
+    min_d_model: Annotated[int, Field(ge=16, le=8192)] = 64
+    max_d_model: Annotated[int, Field(ge=16, le=8192)] = 1024
+    max_heads: Annotated[int, Field(ge=2, le=128)] = 16
+    min_seq_len: Annotated[int, Field(ge=1, le=131072)] = 64
+    max_seq_len: Annotated[int, Field(ge=1, le=131072)] = 4096
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_d_model > self.max_d_model:
+            raise ValueError(f"min_d_model {self.min_d_model} is larger than max_d_model {self.max_d_model}")
+        if self.min_seq_len > self.max_seq_len:
+            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
+        if not [d for d in _D_MODELS if self.min_d_model <= d <= self.max_d_model]:
+            raise ValueError(f"no model width in {_D_MODELS} lies in [{self.min_d_model}, {self.max_d_model}]")
+        return self
+
+
+_D_MODELS = (64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096)
+_HEADS = (2, 3, 4, 6, 8, 12, 16, 32, 64)
+_SEQ_LENS = (32, 64, 100, 128, 256, 500, 512, 1000, 1024, 2048, 4096, 8192)
+
+
+@register
+class MultiheadCost(QuestionType):
+    id = "attention.multihead_cost"
+    summary = ("Parameters and multiply-adds of multi-head attention with d_k = d/h, and why they "
+               "equal single-head attention of width d.")
+    mirrors = "003 Q26 (multi-head vs single-head cost; the seed is symbolic, the example uses Q27's h = 32, d_k = 128)"
+    Params = MultiheadParams
+    Answer = MultiheadAnswer
+    Ranges = MultiheadRanges
+    forms = ("free", "mc", "tf")
+    box_height = "4cm"
+    seed_example = {"d_model": 4096, "heads": 32, "seq_len": 8192, "bias": False}
+
+    def sample(self, rng: np.random.Generator, r: MultiheadRanges) -> MultiheadParams:
+        widths = [d for d in _D_MODELS if r.min_d_model <= d <= r.max_d_model]
+        d = int(rng.choice(widths))
+        heads = [h for h in _HEADS if h <= r.max_heads and d % h == 0 and d // h >= 8] or [
+            h for h in range(2, r.max_heads + 1) if d % h == 0]
+        if not heads:
+            raise GenerationError(f"{self.id}: no head count <= {r.max_heads} divides d_model {d}")
+        lens = [n for n in _SEQ_LENS if r.min_seq_len <= n <= r.max_seq_len] or [r.min_seq_len]
+        return MultiheadParams(d_model=d, heads=int(rng.choice(heads)), seq_len=int(rng.choice(lens)),
+                               bias=bool(rng.random() < 0.6))
+
+    def solve(self, p: MultiheadParams) -> MultiheadAnswer:
+        c = multihead_cost(d_model=p.d_model, heads=p.heads, seq_len=p.seq_len, bias=p.bias)
+        return MultiheadAnswer(
+            params=c.params, head_dim=p.d_model // p.heads, single_head_params=c.single_head_params,
+            projection_params=c.projection_params, per_head_projection_params=c.per_head_projection_params,
+            qkv_params=c.params - c.projection_params,
+            score_macs_per_head=c.score_macs_per_head, mix_macs_per_head=c.mix_macs_per_head,
+            attention_macs=c.attention_macs, single_head_attention_macs=c.single_head_attention_macs,
+            projection_macs=c.projection_macs,
+        )
+
+    def reference(self, p: MultiheadParams) -> MultiheadAnswer:
+        d, h, n, b = p.d_model, p.heads, p.seq_len, int(p.bias)
+        dk = d // h
+        proj = d * d + b * d
+        return MultiheadAnswer(
+            params=4 * proj, head_dim=dk, single_head_params=4 * proj, projection_params=proj,
+            per_head_projection_params=d * dk + b * dk, qkv_params=3 * h * (d * dk + b * dk),
+            score_macs_per_head=n * n * dk, mix_macs_per_head=n * n * dk, attention_macs=2 * n * n * d,
+            single_head_attention_macs=2 * n * n * d, projection_macs=4 * n * d * d,
+        )
+
+    def answer_latex(self, a: MultiheadAnswer) -> str:
+        return (rf"$d_k = {a.head_dim}$; {a.params} parameters (as for one head of width $d$); "
+                rf"$QK^\top$ and $PV$: {a.attention_macs} multiply-adds (as for one head)")
+
+    def key_texts(self, a: MultiheadAnswer) -> list[str]:
+        return [str(a.params), str(a.attention_macs)]
+
+    def choice_value(self, a: MultiheadAnswer) -> int:
+        return a.params
+
+    def choice_latex(self, value) -> str:
+        return f"${int(value)}$"
+
+    def mistakes(self, p: MultiheadParams) -> dict[str, int]:
+        d, h, dk, b = p.d_model, p.heads, p.d_k, int(p.bias)
+        proj = d * d + b * d
+        out = {
+            "multiplied_by_heads": 4 * proj * h,  # a full d x d projection per head
+            "forgot_output_projection": 3 * proj,
+            "head_dim_squared": 4 * h * (dk * dk + b * dk),  # d_k x d_k blocks per head
+            "one_head_only": 3 * (d * dk + b * dk) + proj,
+        }
+        if b:
+            out["forgot_biases"] = 4 * d * d
+        else:
+            out["added_biases"] = 4 * proj + 4 * d
+        return out
+
+
+# == tokenizer.repeated_tokens ===============================================================
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+TokenId = Annotated[int, Field(ge=1, le=100_000)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z]+$")]
+
+_TABLE_COLUMNS = 3
+
+
+def word_spans(text: str, word: str) -> list[tuple[int, int]]:
+    """Character spans of the whole-word occurrences of `word` (case-sensitive)."""
+    return [m.span() for m in re.finditer(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)]
+
+
+def vocab_rows(entries: list[tuple[str, int]]) -> list[list[tuple[str, int] | None]]:
+    rows = math.ceil(len(entries) / _TABLE_COLUMNS)
+    return [[entries[c * rows + r] if c * rows + r < len(entries) else None for c in range(_TABLE_COLUMNS)]
+            for r in range(rows)]
+
+
+class RepeatedParams(ParamsModel):
+    text: Text
+    vocab: dict[Token, TokenId]  # the first vocabulary, token -> id
+    changed_id: TokenId  # the second vocabulary is the first with this id's token replaced...
+    new_token: Token  # ...by this one
+    word: Word  # appears exactly twice in the text
+
+    @field_validator("text", "new_token")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.isprintable():
+            raise ValueError(f"{v!r} contains a non-printable character (tab, newline...)")
+        return v
+
+    @field_validator("vocab")
+    @classmethod
+    def _vocab_ok(cls, v: dict[str, int]) -> dict[str, int]:
+        if not 2 <= len(v) <= 30:
+            raise ValueError(f"the vocabulary must have 2 to 30 tokens, got {len(v)}")
+        seen: dict[int, str] = {}
+        for tok, i in v.items():
+            if not tok.isprintable():
+                raise ValueError(f"token {tok!r} contains a non-printable character")
+            if i in seen:
+                raise ValueError(f"tokens {seen[i]!r} and {tok!r} share id {i}; ids must be distinct")
+            seen[i] = tok
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ids = {i: t for t, i in self.vocab.items()}
+        if self.changed_id not in ids:
+            raise ValueError(f"changed_id {self.changed_id} is not an id of the vocabulary")
+        if self.new_token in self.vocab:
+            raise ValueError(f"new_token {self.new_token!r} is already in the vocabulary (id {self.vocab[self.new_token]})")
+        n = len(word_spans(self.text, self.word))
+        if n != 2:
+            raise ValueError(f"word {self.word!r} must occur exactly twice in the text as a whole word, found {n}")
+        for name, vocab in (("the first vocabulary", self.vocab), ("the second vocabulary", self.vocab_after)):
+            try:
+                greedy_steps(self.text, vocab)
+            except TokenizeError as err:
+                raise ValueError(f"text cannot be tokenized with {name}: {err}") from None
+        return self
+
+    @property
+    def vocab_after(self) -> dict[str, int]:
+        return {(self.new_token if i == self.changed_id else t): i for t, i in self.vocab.items()}
+
+    @property
+    def old_token(self) -> str:
+        return next(t for t, i in self.vocab.items() if i == self.changed_id)
+
+    @property
+    def vocab_rows(self):
+        return vocab_rows(sorted(self.vocab.items(), key=lambda e: e[1]))
+
+
+class TokenizedStep(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: str
+    id: int
+    remaining: str
+
+
+class Occurrence(BaseModel):
+    """The tokens covering one occurrence of the word: 1-based token positions and ids."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    positions: tuple[int, ...]
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+
+    @property
+    def describe(self) -> Latex:
+        """E.g. `the token dog (id 3, step 2)`, for the worked solution."""
+        many = len(self.tokens) > 1
+        toks = ", ".join(texttt(t) for t in self.tokens)
+        ids = ", ".join(str(i) for i in self.ids)
+        steps = ", ".join(str(k) for k in self.positions)
+        return Latex(f"the token{'s' if many else ''} {toks} (id{'s' if many else ''} {ids}, "
+                     f"step{'s' if many else ''} {steps})")
+
+
+class VocabOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ids: tuple[int, ...]
+    steps: tuple[TokenizedStep, ...]
+    first: Occurrence
+    second: Occurrence
+    distinguishable: bool
+
+
+class RepeatedAnswer(AnswerModel):
+    distinguishable: tuple[bool, bool]  # with the first, with the second vocabulary
+    before: VocabOutcome
+    after: VocabOutcome
+    shared_steps: int  # leading steps the two tokenizations have in common
+
+    @property
+    def new_steps(self) -> list[tuple[int, TokenizedStep]]:
+        """The second tokenization's steps after the shared ones, numbered from 1."""
+        return [(k + 1, s) for k, s in enumerate(self.after.steps) if k >= self.shared_steps]
+
+
+def _repeated_answer(before: VocabOutcome, after: VocabOutcome) -> RepeatedAnswer:
+    shared = 0
+    for x, y in zip(before.steps, after.steps):
+        if x != y:
+            break
+        shared += 1
+    return RepeatedAnswer(distinguishable=(before.distinguishable, after.distinguishable),
+                          before=before, after=after, shared_steps=shared)
+
+
+def _occurrences(text: str, word: str, steps) -> tuple[Occurrence, Occurrence]:
+    spans = token_spans(steps)
+    occ = []
+    for start, end in word_spans(text, word)[:2]:
+        cover = [k for k, (s, e) in enumerate(spans) if s < end and e > start]
+        occ.append(Occurrence(positions=tuple(k + 1 for k in cover), tokens=tuple(steps[k].token for k in cover),
+                              ids=tuple(steps[k].id for k in cover)))
+    return occ[0], occ[1]
+
+
+def _outcome_torch(text: str, word: str, vocab: dict[str, int]) -> VocabOutcome:
+    steps = greedy_steps(text, vocab)
+    ids = [s.id for s in steps]
+    first, second = _occurrences(text, word, steps)
+    same = len(first.positions) == len(second.positions) and all(
+        same_attention_output(ids, i - 1, j - 1, vocab_size=max(vocab.values()))
+        for i, j in zip(first.positions, second.positions)
+    )
+    return VocabOutcome(
+        ids=tuple(ids), steps=tuple(TokenizedStep(token=s.token, id=s.id, remaining=s.remaining) for s in steps),
+        first=first, second=second, distinguishable=not same,
+    )
+
+
+def _outcome_reference(text: str, word: str, vocab: dict[str, int]) -> VocabOutcome:
+    """Independent: regex longest-match tokenization; without positional encodings and with
+    unmasked attention a token's output depends only on its id and the whole (shared)
+    sequence, so two occurrences look the same exactly when their token ids agree."""
+    ordered = sorted(vocab.items(), key=lambda e: (-len(e[0]), e[1]))
+    pattern = re.compile("|".join(f"({re.escape(t)})" for t, _ in ordered))
+    pos, steps, spans = 0, [], []
+    while pos < len(text):
+        m = pattern.match(text, pos)
+        tok, i = ordered[m.lastindex - 1]
+        spans.append((pos, m.end()))
+        pos = m.end()
+        steps.append(TokenizedStep(token=tok, id=i, remaining=text[pos:]))
+    occ = []
+    for start, end in word_spans(text, word)[:2]:
+        cover = [k for k, (s, e) in enumerate(spans) if s < end and e > start]
+        occ.append(Occurrence(positions=tuple(k + 1 for k in cover), tokens=tuple(steps[k].token for k in cover),
+                              ids=tuple(steps[k].id for k in cover)))
+    return VocabOutcome(ids=tuple(s.id for s in steps), steps=tuple(steps), first=occ[0], second=occ[1],
+                        distinguishable=occ[0].ids != occ[1].ids)
+
+
+def _ids_latex(ids, *, breakable: bool = False) -> str:
+    sep = r",\allowbreak " if breakable else ", "
+    return "$[" + sep.join(str(int(i)) for i in ids) + "]$"
+
+
+def _verdict(flag: bool) -> str:
+    return "can tell them apart" if flag else "cannot tell them apart"
+
+
+_NOUNS = ("dog", "cat", "fox", "owl", "cow", "hen", "bat", "pig", "rat", "yak", "elk", "ram", "bee", "emu")
+_VERBS = ("chased", "saw", "bit", "fed", "met", "liked", "found", "pushed", "helped", "followed")
+_ADJS = ("tired", "happy", "sad", "hungry", "small", "sleepy", "lost", "calm", "wet", "old", "brave")
+_SENTENCES = (
+    "The {n} that {v} the {n} was {a}.",
+    "A {n} that {v} a {n} was {a}.",
+    "The {n} {v} the {a} {n}.",
+    "The {a} {n} {v} the {n}.",
+    "The {n} saw that the {n} was {a}.",
+    "My {n} {v} your {n} today.",
+)
+# forms of the repeated noun a vocabulary may hold
+_FORMS = ("{n}", "{n} ", " {n}", "{n}.", " {n} ")
+
+
+class RepeatedRanges(RangesModel):
+    min_vocab: Annotated[int, Field(ge=6, le=30)] = 9
+    max_vocab: Annotated[int, Field(ge=6, le=30)] = 13
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_vocab > self.max_vocab:
+            raise ValueError(f"min_vocab {self.min_vocab} is larger than max_vocab {self.max_vocab}")
+        return self
+
+
+_RT_TRIES = 200
+
+
+@register
+class RepeatedTokens(QuestionType):
+    id = "tokenizer.repeated_tokens"
+    summary = ("Greedy tokenization under two vocabularies differing in one token, and whether "
+               "self-attention without positional encodings can tell a repeated word's two occurrences apart.")
+    mirrors = "001 Q5 parts 1-4 (\"The dog that chased the dog was tired.\", id 4 changed from \"dog\" to \" dog\")"
+    Params = RepeatedParams
+    Answer = RepeatedAnswer
+    Ranges = RepeatedRanges
+    box_height = "5cm"
+    seed_example = {
+        "text": "The dog that chased the dog was tired.",
+        "vocab": {" ": 1, "The ": 2, "dog ": 3, "dog": 4, "that": 5, "chased": 6, "the": 7,
+                  "dog.": 8, "was": 9, "tired": 10, ".": 11},
+        "changed_id": 4,
+        "new_token": " dog",
+        "word": "dog",
+    }
+    seed_note = (
+        "With the second vocabulary the ids are [2, 3, 5, 1, 6, 1, 7, 4, 1, 9, 1, 10, 11]: the "
+        "token \" dog\" (id 4) does not take the space after it, so a \" \" (id 1) precedes "
+        "\"was\"; the seed's key [2, 3, 5, 1, 6, 1, 7, 4, 9, 1, 10, 11] drops it. Its conclusions "
+        "are right: with the first vocabulary both occurrences are id 3 (indistinguishable), with "
+        "the second they are ids 3 and 4 (distinguishable)."
+    )
+
+    # -- drawing -------------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, r: RepeatedRanges) -> RepeatedParams:
+        for _ in range(_RT_TRIES):
+            p = self._draw(rng, r)
+            if p is not None:
+                return p
+        raise GenerationError(f"{self.id}: no valid sentence and vocabulary pair in {_RT_TRIES} tries")
+
+    def _draw(self, rng, r: RepeatedRanges) -> RepeatedParams | None:
+        noun = str(rng.choice(_NOUNS))
+        text = str(rng.choice(_SENTENCES)).format(n=noun, v=str(rng.choice(_VERBS)), a=str(rng.choice(_ADJS)))
+        words = [w.strip(".") for w in text.split(" ")]
+        forms = [f.format(n=noun) for f in _FORMS]
+        base = [" ", ".", f"{words[0]} "] + [w for w in dict.fromkeys(words[1:]) if w != noun]
+        have = [str(f) for f in rng.choice(forms, size=int(rng.integers(1, 3)), replace=False)]
+        decoys = [f"{w}." for w in words[1:] if w != noun] + [w[:2] for w in words if len(w) > 3]
+        decoys = [t for t in dict.fromkeys(decoys) if t not in base and t not in forms]
+        rng.shuffle(decoys)
+        tokens = list(dict.fromkeys(base + have))
+        target = int(rng.integers(r.min_vocab, r.max_vocab + 1))
+        tokens += decoys[: max(0, target - len(tokens))]
+        if not r.min_vocab <= len(tokens) <= r.max_vocab:
+            return None
+        order = rng.permutation(len(tokens)) if rng.random() < 0.5 else np.arange(len(tokens))
+        vocab = {tokens[k]: i + 1 for i, k in enumerate(order)}
+        options = []  # (changed id, new token): swap a noun form for another one
+        for old in have:
+            for new in forms:
+                if new not in vocab:
+                    options.append((vocab[old], new))
+        rng.shuffle(options)
+        candidates = []
+        for changed_id, new in options:
+            try:
+                p = RepeatedParams(text=text, vocab=vocab, changed_id=changed_id, new_token=new, word=noun)
+            except ValueError:
+                continue
+            d1, d2 = self.reference(p).distinguishable
+            candidates.append((d1 != d2, p))
+        if not candidates:
+            return None
+        flips = [p for flip, p in candidates if flip]
+        if flips and rng.random() < 0.75:
+            return flips[0]
+        return candidates[0][1]
+
+    # -- solving ---------------------------------------------------------------------------------
+    def solve(self, p: RepeatedParams) -> RepeatedAnswer:
+        return _repeated_answer(_outcome_torch(p.text, p.word, p.vocab), _outcome_torch(p.text, p.word, p.vocab_after))
+
+    def reference(self, p: RepeatedParams) -> RepeatedAnswer:
+        return _repeated_answer(
+            _outcome_reference(p.text, p.word, p.vocab), _outcome_reference(p.text, p.word, p.vocab_after)
+        )
+
+    # -- presentation ------------------------------------------------------------------------------
+    def answer_latex(self, a: RepeatedAnswer) -> str:
+        return (f"first: {_ids_latex(a.before.ids, breakable=True)}, {_verdict(a.before.distinguishable)}; "
+                f"second: {_ids_latex(a.after.ids, breakable=True)}, {_verdict(a.after.distinguishable)}")
+
+    def key_texts(self, a: RepeatedAnswer) -> list[str]:
+        return [_ids_latex(a.before.ids).strip("$"), _ids_latex(a.after.ids).strip("$")]
+
+    def choice_value(self, a: RepeatedAnswer):
+        return tuple(a.distinguishable)
+
+    def choice_latex(self, value) -> str:
+        return f"first vocabulary: {_verdict(value[0])}; second vocabulary: {_verdict(value[1])}"
+
+    def mistakes(self, p: RepeatedParams) -> dict[str, tuple[bool, bool]]:
+        right = self.reference(p).distinguishable
+        out = {
+            "positions_tell_apart": (True, True),  # as if attention knew where each token is
+            "same_word_same_output": (False, False),  # as if the word, not the token, mattered
+            "ignored_vocab_change": (right[0], right[0]),
+        }
+        try:
+            short = [self._shortest(p.text, p.word, v) for v in (p.vocab, p.vocab_after)]
+            out["shortest_match"] = (short[0], short[1])
+        except TokenizeError:
+            pass
+        return out
+
+    @staticmethod
+    def _shortest(text: str, word: str, vocab: dict[str, int]) -> bool:
+        steps = greedy_steps(text, vocab, shortest=True)
+        first, second = _occurrences(text, word, steps)
+        return first.ids != second.ids
+
+    def fallback_mistakes(self, p: RepeatedParams, a: RepeatedAnswer):
+        d1, d2 = a.distinguishable
+        return {"flipped_first": (not d1, d2), "flipped_second": (d1, not d2), "flipped_both": (not d1, not d2)}
