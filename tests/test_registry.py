@@ -21,8 +21,11 @@ IDS = [t.id for t in TYPES]
 
 def test_registry_has_the_contract_types():
     for type_id in ("conv.output_shape", "conv.forward_values", "cnn.shape_trace",
-                    "backprop.two_neuron", "tokenizer.greedy"):
+                    "backprop.two_neuron", "tokenizer.greedy",
+                    "attention.self_attention", "transformer.kv_cache", "conv.receptive_field",
+                    "prob.bayes", "tree.information_gain", "jacobian.matmul", "prob.hoeffding_n"):
         assert type_id in IDS
+    assert len(IDS) >= 30
 
 
 @pytest.mark.parametrize("qtype", TYPES, ids=IDS)

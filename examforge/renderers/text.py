@@ -48,5 +48,5 @@ def latex_to_text(latex: str) -> str:
 
 def normalize(text: str) -> str:
     """For comparing what pdftotext read with what we expected: no spaces, ASCII minus."""
-    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("_", "")
+    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("_", "").replace("^", "")
     return re.sub(r"\s+", "", text)
