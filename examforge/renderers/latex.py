@@ -100,6 +100,7 @@ def _latex_filter(value: Any) -> Latex:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("examforge", "templates"),
+        auto_reload=False,  # templates ship with the package; no stat() per render
         block_start_string=r"\BLOCK{",
         block_end_string="}",
         variable_start_string=r"\VAR{",
