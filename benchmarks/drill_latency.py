@@ -1,0 +1,304 @@
+"""Latency and throughput of the web drill's API under load.
+
+Starts `examforge serve` on a free loopback port (or uses --url), then runs 20 concurrent
+clients for 30 s. Each client loops: pick a question type at random, GET /api/variant (a new
+seed every time, so nothing is cached), then POST /api/check with a well-formed answer of the
+variant's format (usually wrong: the full grading path, worked solution included). Reports
+p50/p95/p99 per request kind and new variants per second.
+
+Targets on the 2-core machine: p95 < 50 ms for both kinds, and > 200 variants/s.
+
+    .venv/bin/python benchmarks/drill_latency.py [--clients 20] [--duration 30] [--workers 2] [--json]
+
+The client is a minimal asyncio HTTP/1.1 keep-alive client, so it takes little of the CPU it
+shares with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_P95_MS = 50.0
+TARGET_VARIANTS_PER_S = 200.0
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; requests are sequential on it."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self.open()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, chunked = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "transfer-encoding" and "chunked" in value:
+                chunked = True
+        if chunked:
+            data = b""
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                if size == 0:
+                    await self.reader.readline()
+                    break
+                data += await self.reader.readexactly(size)
+                await self.reader.readline()
+            return status, data
+        return status, await self.reader.readexactly(length)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def plausible_answer(variant: dict):
+    """A well-formed answer for the variant's format (graded, not refused)."""
+    fmt = variant["answer_format"]
+    kind = fmt["kind"]
+    if kind == "choice":
+        return variant["choices"][0]["letter"]
+    if kind == "bool":
+        return "true"
+    if kind == "shape":
+        return ["7"] * fmt.get("rank", 2)
+    if kind == "matrix":
+        return [["1", "2"], ["3", "4"]]
+    if fmt.get("labels"):
+        return ["1"] * (len(fmt["labels"]) - 1) if kind == "vector" else "1"
+    if kind == "vector":
+        return "1, 2, 3"
+    return "1"
+
+
+async def client(host, port, types, stop_at, warm_until, stats, rng):
+    conn = Connection(host, port)
+    try:
+        while time.perf_counter() < stop_at:
+            try:
+                await one_round(conn, types, warm_until, stats, rng)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as err:  # count it, reconnect
+                if time.perf_counter() >= warm_until:
+                    stats["errors"].append(f"connection: {type(err).__name__}: {err}")
+                conn.close()
+                conn = Connection(host, port)
+    finally:
+        conn.close()
+
+
+async def one_round(conn, types, warm_until, stats, rng):
+    """One new variant and one check on this connection."""
+    type_id = rng.choice(types)
+    t0 = time.perf_counter()
+    status, body = await conn.request("GET", "/api/variant?" + urlencode({"type": type_id}))
+    t1 = time.perf_counter()
+    measuring = t0 >= warm_until
+    if status != 200:
+        if measuring:
+            stats["errors"].append(f"variant {type_id}: {status} {body[:120]!r}")
+        return
+    variant = json.loads(body)
+    payload = json.dumps({"type": variant["type"], "seed": variant["seed"], "difficulty": variant["difficulty"],
+                          "form": variant["form"], "answer": plausible_answer(variant)}).encode()
+    t2 = time.perf_counter()
+    status, body = await conn.request("POST", "/api/check", payload)
+    t3 = time.perf_counter()
+    if not measuring:
+        return
+    stats["variant"].append(1000 * (t1 - t0))
+    stats["variant_by_type"].setdefault(type_id, []).append(1000 * (t1 - t0))
+    if status == 200:
+        stats["check"].append(1000 * (t3 - t2))
+    else:
+        stats["errors"].append(f"check {type_id}: {status} {body[:120]!r}")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants, from /proc (Linux)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, AttributeError):
+        return None
+    family, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                changed = True
+    return sum(cpu.get(pid, 0.0) for pid in family)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "examforge.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(host: str, port: int, timeout: float = 180) -> list[str]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        conn = Connection(host, port)
+        try:
+            status, body = await conn.request("GET", "/api/types")
+            if status == 200:
+                return [t["id"] for t in json.loads(body)["types"]]
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        await asyncio.sleep(0.5)
+    raise SystemExit("the drill server did not come up")
+
+
+async def run(url: str, clients: int, duration: float, warmup: float, seed: int, proc=None) -> dict:
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port
+    types = await wait_ready(host, port)
+    # every worker process builds its type table at start-up; let them all finish
+    await asyncio.gather(*[wait_ready(host, port) for _ in range(4)])
+    stats = {"variant": [], "check": [], "errors": [], "variant_by_type": {}}
+    start = time.perf_counter()
+    warm_until, stop_at = start + warmup, start + warmup + duration
+    rng = random.Random(seed)
+    tasks = [asyncio.ensure_future(client(host, port, types, stop_at, warm_until, stats, random.Random(rng.random())))
+             for _ in range(clients)]
+    await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
+    cpu_before = tree_cpu_seconds(proc.pid) if proc else None
+    await asyncio.gather(*tasks)
+    cpu_after = tree_cpu_seconds(proc.pid) if proc else None
+    measured = time.perf_counter() - warm_until
+    out = {
+        "clients": clients, "duration_s": round(measured, 1), "types": len(types),
+        "variants": len(stats["variant"]), "checks": len(stats["check"]),
+        "variants_per_s": round(len(stats["variant"]) / measured, 1),
+        "checks_per_s": round(len(stats["check"]) / measured, 1),
+        "variant_ms": {q: round(pct(stats["variant"], q), 1) for q in (50, 95, 99)},
+        "check_ms": {q: round(pct(stats["check"], q), 1) for q in (50, 95, 99)},
+        "slowest_types_p50_ms": dict(sorted(
+            ((t, round(statistics.median(v), 1)) for t, v in stats["variant_by_type"].items()),
+            key=lambda kv: -kv[1])[:5]),
+        "errors": len(stats["errors"]), "error_samples": stats["errors"][:5],
+    }
+    if cpu_before is not None and cpu_after is not None and stats["variant"]:
+        # Server CPU per variant+check pair, and what two otherwise idle cores could serve.
+        per_pair = (cpu_after - cpu_before) / len(stats["variant"])
+        out["server_cpu_ms_per_pair"] = round(1000 * per_pair, 2)
+        out["server_cpu_share_cores"] = round((cpu_after - cpu_before) / measured, 2)
+        out["projected_variants_per_s_on_2_idle_cores"] = round(2 / per_pair, 0) if per_pair else None
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (default 2: one per core)")
+    parser.add_argument("--url", help="use a running server instead of starting one")
+    parser.add_argument("--seed", type=int, default=0, help="the clients' choice of types")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    proc = None
+    url = args.url
+    if url is None:
+        proc, url = start_server(args.workers)
+    load_before = os.getloadavg()
+    try:
+        result = asyncio.run(run(url, args.clients, args.duration, args.warmup, args.seed, proc))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    result.update(workers=None if args.url else args.workers, cpus=os.cpu_count(),
+                  loadavg_before=[round(x, 2) for x in load_before],
+                  loadavg_after=[round(x, 2) for x in os.getloadavg()])
+    ok = (result["variant_ms"][95] < TARGET_P95_MS and result["check_ms"][95] < TARGET_P95_MS
+          and result["variants_per_s"] > TARGET_VARIANTS_PER_S and result["errors"] == 0)
+    result["targets_met"] = ok
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        v, c = result["variant_ms"], result["check_ms"]
+        print(f"drill API, {result['clients']} clients, {result['duration_s']} s, {result['types']} types, "
+              f"{result['workers'] or 'external'} server workers, {result['cpus']} CPUs "
+              f"(load {result['loadavg_before'][0]} -> {result['loadavg_after'][0]})")
+        print(f"  new variant: p50 {v[50]} ms  p95 {v[95]} ms  p99 {v[99]} ms   {result['variants_per_s']} variants/s")
+        print(f"  check:       p50 {c[50]} ms  p95 {c[95]} ms  p99 {c[99]} ms   {result['checks_per_s']} checks/s")
+        print(f"  slowest types (p50 ms): {result['slowest_types_p50_ms']}")
+        print(f"  errors: {result['errors']} {result['error_samples']}")
+        if "server_cpu_ms_per_pair" in result:
+            print(f"  server CPU: {result['server_cpu_ms_per_pair']} ms per variant+check, "
+                  f"{result['server_cpu_share_cores']} cores used on average -> about "
+                  f"{result['projected_variants_per_s_on_2_idle_cores']:.0f} variants/s on 2 idle cores")
+        print(f"  targets (p95 < {TARGET_P95_MS:g} ms, > {TARGET_VARIANTS_PER_S:g} variants/s): "
+              f"{'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

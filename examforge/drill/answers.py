@@ -1,0 +1,511 @@
+"""Reading and checking a student's answer, generically for every question type.
+
+The quantity a drill asks for is the one the multiple-choice options show:
+`qtype.choice_value(answer)`. Its Python shape decides the answer format, in this one place:
+
+    number   int or float                  "0.25", "-3", "1/3", "2.5e-3"
+    vector   flat tuple of numbers         "9, 2, 14" or "[9 2 14]" (token ids, weights, ...)
+    shape    flat tuple whose option LaTeX  "126 x 42", "6×9×9", "(6, 9, 9)"
+             uses \\times
+    matrix   tuple of equal-length tuples  "1 2; 3 4", "[[1, 2], [3, 4]]", one row per line
+    set      set / frozenset               "{3, 1}" (order does not matter)
+    bool     bool                          "true" / "false" / "yes" / "no"
+
+Anything else (sentences, dicts) cannot be typed and is drilled as multiple choice. Choice
+forms read letters: "B", "(b)", or a set of letters "A, C" when several options are right.
+
+Numbers are compared with the answer model's `grading_tol` (absolute); expected integers must
+match exactly (after reading, so "512.0" and "1024/2" are 512). A malformed answer raises
+`AnswerSyntaxError` with a message saying what was expected; it is never graded wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from numbers import Integral, Real
+from typing import Any
+
+from examforge.errors import InputError
+
+MAX_ANSWER_CHARS = 10_000
+KINDS = ("number", "vector", "shape", "matrix", "set", "bool")
+
+
+class AnswerSyntaxError(InputError):
+    """The answer could not be read (not: the answer is wrong)."""
+
+
+@dataclass(frozen=True)
+class AnswerFormat:
+    kind: str  # one of KINDS, or "choice" for the mc/tf forms
+    tol: float  # absolute tolerance for non-integer numbers
+    rank: int | None = None  # shapes only: how many dimensions (the question states it)
+    multiple: bool = False  # choice only: more than one option may be right
+    # The text around the numbers in the type's options, e.g. ("μ̂ = ", ", σ̂² = ", ""): says
+    # what each typed number is. Only set when it is the same for every variant of the type.
+    labels: tuple[str, ...] | None = None
+
+    @property
+    def hint(self) -> str:
+        return {
+            "number": "a number, e.g. 0.25, -3 or 1/3",
+            "vector": "numbers separated by commas or spaces, e.g. 3, 1, 4",
+            "shape": "dimensions separated by x, e.g. 28 x 28",
+            "matrix": "rows separated by ';' or new lines, entries by spaces or commas, e.g. 1 2; 3 4",
+            "set": "the elements separated by commas, in any order",
+            "bool": "true or false",
+            "choice": "the letters of all correct options, e.g. A, C" if self.multiple else "the option's letter",
+        }[self.kind]
+
+    def public(self) -> dict[str, Any]:
+        """What the browser may know before submitting: the format, never the answer."""
+        data: dict[str, Any] = {"kind": self.kind, "hint": self.hint}
+        if self.rank is not None:
+            data["rank"] = self.rank
+        if self.kind == "choice":
+            data["multiple"] = self.multiple
+        if self.labels is not None:
+            data["labels"] = list(self.labels)
+        return data
+
+    @property
+    def template(self) -> str | None:
+        """The labels with blanks, for the terminal: "μ̂ = _, σ̂² = _"."""
+        return "_".join(self.labels) if self.labels is not None else None
+
+
+# -- the expected value ------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars/arrays and Fractions as plain Python values; lists as tuples."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return tuple(plain(v) for v in value)
+    return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def kind_of(value: Any, option_latex: str = "") -> str | None:
+    """The answer kind of a `choice_value`, or None when it cannot be typed."""
+    value = plain(value)
+    if isinstance(value, bool):
+        return "bool"
+    if _is_number(value):
+        return "number"
+    if isinstance(value, frozenset):
+        return "set" if value and all(_is_number(v) or isinstance(v, str) for v in value) else None
+    if isinstance(value, tuple) and value:
+        if all(_is_number(v) for v in value):
+            return "shape" if "\\times" in option_latex else "vector"
+        if all(isinstance(r, tuple) and r and all(_is_number(v) for v in r) for r in value):
+            if len({len(r) for r in value}) == 1:
+                return "matrix"
+    return None
+
+
+def flat_numbers(value: Any) -> list[float]:
+    value = plain(value)
+    if isinstance(value, (tuple, frozenset)):
+        return [x for v in value for x in flat_numbers(v)]
+    return [value] if _is_number(value) else []
+
+
+_SHOWN_NUMBER = re.compile(r"(?<![\w.])-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:/[0-9]+)?(?![0-9])")
+
+
+def numbers_in(text: str) -> list[re.Match]:
+    """Numbers as printed in an option's text (ASCII digits: subscripts like C₁ are not numbers)."""
+    return list(_SHOWN_NUMBER.finditer(text.replace("\u2212", "-")))
+
+
+def _shown(m: re.Match) -> float:
+    return float(Fraction(m.group(0)))
+
+
+def shows_value(option_text: str, value: Any, tol: float) -> bool:
+    """Whether an option's text prints the value's numbers (so typing them makes sense)."""
+    shown = [_shown(m) for m in numbers_in(option_text)]
+    wanted = flat_numbers(value)
+    slack = max(tol, 1e-4)
+    return bool(wanted) and all(any(abs(t - v) <= slack * max(1.0, abs(v) * 1e-4) for t in shown) for v in wanted)
+
+
+def labels_of(option_text: str, value: Any, tol: float) -> tuple[str, ...] | None:
+    """The option's text split around the value's numbers, when they appear in order, once each
+    and with words around them ("2 bits", "in_features = 512"); None otherwise."""
+    value = plain(value)
+    if isinstance(value, bool) or not (_is_number(value) or (
+            isinstance(value, tuple) and value and all(_is_number(v) for v in value))):
+        return None
+    wanted = [value] if _is_number(value) else list(value)
+    found = numbers_in(option_text)
+    if len(found) != len(wanted):
+        return None
+    if not all(abs(_shown(m) - v) <= max(tol, 1e-4) for m, v in zip(found, wanted)):
+        return None
+    pieces, last = [], 0
+    for m in found:
+        pieces.append(option_text[last : m.start()])
+        last = m.end()
+    pieces.append(option_text[last:])
+    if not any(ch.isalpha() for piece in pieces for ch in piece):
+        return None  # only brackets and commas: a plain list says as much, without its length
+    return tuple(pieces)
+
+
+def typed_format(qtype, answer, option_text: str | None = None) -> AnswerFormat | None:
+    """The format of a typed answer to this variant, or None when it must be chosen: when the
+    value has no typeable kind, or the options describe it in words instead of printing it."""
+    value = plain(qtype.choice_value(answer))
+    try:
+        latex = qtype.choice_latex(qtype.choice_value(answer))
+    except Exception:  # a type whose options cannot be drawn as LaTeX still has a kind
+        latex = ""
+    kind = kind_of(value, latex)
+    if kind is None:
+        return None
+    tol = float(getattr(qtype.Answer, "grading_tol", 0.01))
+    if option_text is not None and kind != "bool" and not shows_value(option_text, value, tol):
+        return None
+    return AnswerFormat(kind, tol, rank=len(value) if kind == "shape" else None)
+
+
+def choice_format(correct_letters: set[str]) -> AnswerFormat:
+    return AnswerFormat("choice", 0.0, multiple=len(correct_letters) > 1)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_FRACTION = re.compile(rf"({_NUMBER.pattern})/({_NUMBER.pattern})")
+_OPEN, _CLOSE = "([{⟨", ")]}⟩"
+
+
+def _clean(text: str) -> str:
+    return (text.replace("\u2212", "-").replace("\u2013", "-").replace("\u00a0", " ")
+            .replace("\u2009", " ").replace("\u202f", " ").strip())
+
+
+def parse_number(text: Any) -> Fraction | float:
+    """One number: an int, decimal, scientific or fraction a/b. Exact where possible."""
+    if isinstance(text, bool):
+        raise AnswerSyntaxError(f"expected a number, got {text!r}")
+    if isinstance(text, int):
+        return Fraction(text)
+    if isinstance(text, float):
+        if not math.isfinite(text):
+            raise AnswerSyntaxError(f"expected a finite number, got {text!r}")
+        return Fraction(text)
+    if not isinstance(text, str):
+        raise AnswerSyntaxError(f"expected a number, got {type(text).__name__}")
+    s = re.sub(r"\s*/\s*", "/", _clean(text))
+    if s.startswith("+"):
+        s = s[1:]
+    if s.endswith("%") and len(s) > 1:
+        return parse_number(s[:-1]) / 100
+    unit = re.fullmatch(r"(.*?[0-9.)])\s*[A-Za-z][A-Za-z ]*", s)  # "2 bits", "512 features"
+    if unit and not re.fullmatch(r".*[eE][+-]?", unit.group(1)):
+        s = unit.group(1)
+    if _NUMBER.fullmatch(s):
+        return Fraction(s)
+    m = _FRACTION.fullmatch(s)
+    if m:
+        num, den = Fraction(m.group(1)), Fraction(m.group(2))
+        if den == 0:
+            raise AnswerSyntaxError(f"{text.strip()!r}: division by zero")
+        return num / den
+    if re.fullmatch(r"-?\(\s*-?[\d./eE+-]+\s*\)", s):  # "(-3)" or "-(3)"
+        sign = -1 if s.startswith("-") else 1
+        return sign * parse_number(s.lstrip("-")[1:-1])
+    shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:37] + "..."
+    raise AnswerSyntaxError(f"could not read {shown!r} as a number (e.g. 0.25, -3, 1/3, 2.5e-3)")
+
+
+def _strip_brackets(s: str) -> str:
+    s = s.strip()
+    while len(s) >= 2 and s[0] in _OPEN and s[-1] == _CLOSE[_OPEN.index(s[0])]:
+        inner = s[1:-1]
+        # only strip when these brackets enclose everything: "(1, 2)" yes, "(1)(2)" no
+        depth, ok = 0, True
+        for ch in inner:
+            depth += (ch in _OPEN) - (ch in _CLOSE)
+            if depth < 0:
+                ok = False
+                break
+        if not ok:
+            break
+        s = inner.strip()
+    return s
+
+
+def _items(text: str, *, shape: bool = False) -> list[str]:
+    s = _strip_brackets(re.sub(r"\s*/\s*", "/", _clean(text)))
+    if shape:
+        s = re.sub(r"(?i)(?<=[\d.)\]])\s*(?:x|×|\*|by)\s*(?=[-+\d.(\[])", ",", s)
+    parts = [p for p in re.split(r"[,;\s]+", s) if p]
+    return [p.strip(_OPEN + _CLOSE) for p in parts if p.strip(_OPEN + _CLOSE)]
+
+
+def _cell(value: Any, where: str) -> Fraction | float:
+    if isinstance(value, str) and not value.strip():
+        raise AnswerSyntaxError(f"{where} is empty")
+    try:
+        return parse_number(value)
+    except AnswerSyntaxError as err:
+        raise AnswerSyntaxError(f"{where}: {err}") from None
+
+
+def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False) -> tuple[Fraction | float, ...]:
+    if isinstance(response, (list, tuple)):
+        values = [_cell(v, f"entry {k}") for k, v in enumerate(response, start=1)]
+    elif isinstance(response, str):
+        # Words and symbols without digits are labels ("mu =", "w ←"), not entries.
+        items = _items(response, shape=shape)
+        if labels and any(re.search(r"[0-9]", item) for item in items):
+            items = [item for item in items if re.search(r"[0-9]", item)]
+        values = []
+        for k, item in enumerate(items, start=1):
+            try:
+                values.append(parse_number(item))
+            except AnswerSyntaxError as err:
+                raise AnswerSyntaxError(f"entry {k}: {err}") from None
+    else:
+        raise AnswerSyntaxError(f"expected a list of numbers, got {type(response).__name__}")
+    if not values:
+        raise AnswerSyntaxError("the answer is empty; " + ("give the dimensions, e.g. 28 x 28" if shape
+                                                            else "give the numbers separated by commas"))
+    return tuple(values)
+
+
+def parse_matrix(response: Any) -> tuple[tuple[Fraction | float, ...], ...]:
+    if isinstance(response, (list, tuple)):
+        rows_in = list(response)
+        if not rows_in or not all(isinstance(r, (list, tuple)) for r in rows_in):
+            raise AnswerSyntaxError("expected a matrix as a list of rows (lists of numbers)")
+        rows = [tuple(_cell(v, f"row {i}, column {j}") for j, v in enumerate(r, start=1))
+                for i, r in enumerate(rows_in, start=1)]
+    elif isinstance(response, str):
+        s = _clean(response)
+        if re.search(r"[\[(]\s*[\[(]", s):  # [[1, 2], [3, 4]]
+            inner = _strip_brackets(s)
+            raw_rows = [r.strip().lstrip("[(").rstrip("])") for r in re.split(r"[\])]\s*[,;]?\s*[\[(]", inner)]
+        else:
+            raw_rows = re.split(r"\s*(?:;|\n|\\\\)\s*", _strip_brackets(s))
+        raw_rows = [r for r in raw_rows if r.strip()]
+        rows = []
+        for i, r in enumerate(raw_rows, start=1):
+            try:
+                rows.append(parse_sequence(r))
+            except AnswerSyntaxError as err:
+                raise AnswerSyntaxError(f"row {i}: {err}") from None
+    else:
+        raise AnswerSyntaxError(f"expected a matrix, got {type(response).__name__}")
+    if not rows or not any(rows):
+        raise AnswerSyntaxError("the matrix is empty; write rows separated by ';', e.g. 1 2; 3 4")
+    widths = [len(r) for r in rows]
+    if len(set(widths)) > 1:
+        raise AnswerSyntaxError(f"the rows have different lengths {widths}; every row needs the same number of entries")
+    return tuple(rows)
+
+
+def parse_bool(response: Any) -> bool:
+    if isinstance(response, bool):
+        return response
+    s = str(response).strip().lower().rstrip(".")
+    if s in ("true", "t", "yes", "y", "1", "correct"):
+        return True
+    if s in ("false", "f", "no", "n", "0", "incorrect"):
+        return False
+    raise AnswerSyntaxError(f"could not read {str(response).strip()[:40]!r} as true or false")
+
+
+def parse_letters(response: Any, letters: tuple[str, ...]) -> frozenset[str]:
+    """Option letters: "B", "(b)", "b.", "A, C", "AC"; true/false for a T/F question."""
+    items = response if isinstance(response, (list, tuple)) else [response]
+    if not all(isinstance(x, str) for x in items):
+        raise AnswerSyntaxError("expected option letters as text, e.g. \"B\"")
+    text = " ".join(items).strip()
+    if set(letters) == {"T", "F"}:
+        try:
+            return frozenset({"T" if parse_bool(text) else "F"})
+        except AnswerSyntaxError:
+            pass
+    tokens = [t for t in re.split(r"(?i)[\s,;/&+]+|\band\b", text.upper()) if t]
+    picked: set[str] = set()
+    for tok in tokens:
+        tok = tok.strip("().[]:)")
+        if not tok:
+            continue
+        if not tok.isalpha() or any(ch not in letters for ch in tok):
+            raise AnswerSyntaxError(f"could not read {text[:40]!r}: choose from {', '.join(letters)}")
+        picked.update(tok)
+    if not picked:
+        raise AnswerSyntaxError(f"no option chosen; choose from {', '.join(letters)}")
+    return frozenset(picked)
+
+
+def _filled(response: Any) -> bool:
+    """Anything typed at all (a browser sends every box of a grid, filled or not)."""
+    if isinstance(response, str):
+        return bool(response.strip())
+    if isinstance(response, (list, tuple)):
+        return any(_filled(x) for x in response)
+    return True
+
+
+def parse(response: Any, fmt: AnswerFormat, *, letters: tuple[str, ...] = ()) -> Any:
+    """The response read into the format's value type (AnswerSyntaxError if malformed)."""
+    if isinstance(response, str) and len(response) > MAX_ANSWER_CHARS:
+        raise AnswerSyntaxError(f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+    if response is None or not _filled(response):
+        if isinstance(response, (list, tuple)) and fmt.kind != "choice":
+            raise AnswerSyntaxError("the answer is empty; fill in the boxes")
+        raise AnswerSyntaxError(f"the answer is empty; expected {fmt.hint}")
+    if fmt.kind == "choice":
+        return parse_letters(response, letters)
+    if fmt.kind == "number":
+        if isinstance(response, (list, tuple)) and len(response) == 1:
+            response = response[0]
+        return parse_number(response)
+    if fmt.kind in ("vector", "shape"):
+        values = parse_sequence(response, shape=fmt.kind == "shape", labels=True)
+        # The number of entries is public when the question states it (a shape's rank,
+        # labelled numbers): a different count is a typo, not a wrong answer.
+        known = fmt.rank if fmt.kind == "shape" else (len(fmt.labels) - 1 if fmt.labels else None)
+        if known is not None and len(values) != known:
+            what = "dimensions" if fmt.kind == "shape" else "numbers"
+            raise AnswerSyntaxError(f"expected {known} {what}, got {len(values)}; {fmt.hint if not fmt.labels else 'in the order ' + fmt.template}")
+        return values
+    if fmt.kind == "matrix":
+        return parse_matrix(response)
+    if fmt.kind == "bool":
+        return parse_bool(response)
+    if fmt.kind == "set":
+        items = response if isinstance(response, (list, tuple)) else _items(str(response))
+        return frozenset(_strip_brackets(str(x)).strip() for x in items if str(x).strip())
+    raise AnswerSyntaxError(f"answers of kind {fmt.kind!r} cannot be typed")
+
+
+# -- comparing -----------------------------------------------------------------------------------
+
+
+def number_matches(given: Fraction | float, expected: Any, tol: float) -> bool:
+    if isinstance(expected, bool) or not _is_number(expected):
+        return False
+    if isinstance(expected, int):
+        return Fraction(given) == expected
+    return abs(float(given) - expected) <= tol + 1e-12
+
+
+def _set_matches(given: frozenset, expected: frozenset, tol: float) -> bool:
+    if len(given) != len(expected):
+        return False
+    pending = list(expected)
+    for g in given:
+        for e in pending:
+            if _is_number(e):
+                try:
+                    ok = number_matches(parse_number(g), e, tol)
+                except AnswerSyntaxError:
+                    ok = False
+            else:
+                ok = " ".join(str(g).split()).casefold() == " ".join(str(e).split()).casefold()
+            if ok:
+                pending.remove(e)
+                break
+        else:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    message: str  # one line for the student: what was read and, if wrong, why
+
+
+def compare(given: Any, expected: Any, fmt: AnswerFormat) -> Verdict:
+    """`given` as returned by `parse`; `expected` the plain choice_value (or letter set)."""
+    expected = plain(expected)
+    if fmt.kind == "choice":
+        ok = given == frozenset(expected)
+        return Verdict(ok, "Right." if ok else "Wrong option.")
+    if fmt.kind == "number":
+        ok = number_matches(given, expected, fmt.tol)
+        if ok:
+            return Verdict(True, "Right.")
+        why = "" if isinstance(expected, int) else f" (accepted within \u00b1{fmt.tol:g})"
+        return Verdict(False, f"Wrong{why}.")
+    if fmt.kind in ("vector", "shape"):
+        if len(given) != len(expected):
+            what = "dimension" if fmt.kind == "shape" else "value"
+            plural = lambda n: f"{n} {what}{'' if n == 1 else 's'}"  # noqa: E731
+            return Verdict(False, f"Wrong: you gave {plural(len(given))}, the answer has {plural(len(expected))}.")
+        bad = [k for k, (g, e) in enumerate(zip(given, expected), start=1) if not number_matches(g, e, fmt.tol)]
+        if not bad:
+            return Verdict(True, "Right.")
+        return Verdict(False, f"Wrong: entr{'y' if len(bad) == 1 else 'ies'} {', '.join(map(str, bad))} differ{'s' if len(bad) == 1 else ''}.")
+    if fmt.kind == "matrix":
+        gs, es = (len(given), len(given[0])), (len(expected), len(expected[0]))
+        if gs != es:
+            return Verdict(False, f"Wrong: your matrix is {gs[0]}\u00d7{gs[1]}, the answer is {es[0]}\u00d7{es[1]}.")
+        bad = [(i, j) for i, (gr, er) in enumerate(zip(given, expected), start=1)
+               for j, (g, e) in enumerate(zip(gr, er), start=1) if not number_matches(g, e, fmt.tol)]
+        if not bad:
+            return Verdict(True, "Right.")
+        shown = ", ".join(f"({i},{j})" for i, j in bad[:6]) + (", ..." if len(bad) > 6 else "")
+        return Verdict(False, f"Wrong: {len(bad)} entr{'y differs' if len(bad) == 1 else 'ies differ'}: {shown}.")
+    if fmt.kind == "bool":
+        ok = given == expected
+        return Verdict(ok, "Right." if ok else "Wrong.")
+    if fmt.kind == "set":
+        ok = _set_matches(given, expected, fmt.tol)
+        return Verdict(ok, "Right." if ok else "Wrong.")
+    raise ValueError(f"unknown answer kind {fmt.kind!r}")
+
+
+def show_as(value: Any, fmt: AnswerFormat) -> str:
+    """What was read, in the answer's own notation (126 × 42 for a shape, B, C for options)."""
+    if isinstance(value, str):
+        return value
+    if fmt.kind == "shape":
+        return " \u00d7 ".join(show(v) for v in value)
+    if fmt.kind == "choice":
+        return ", ".join(sorted(value))
+    return show(value)
+
+
+def show(value: Any) -> str:
+    """A parsed answer back as short text, for echoing what was read."""
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else (
+            f"{value.numerator}/{value.denominator}" if value.denominator <= 1000 else f"{float(value):.6g}")
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(show(v) for v in value)) + "}"
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return "; ".join(" ".join(show(v) for v in row) for row in value)
+    if isinstance(value, tuple):
+        return ", ".join(show(v) for v in value)
+    return str(value)

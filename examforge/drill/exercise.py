@@ -1,0 +1,305 @@
+"""One drill exercise: a variant fully determined by (type, seed, difficulty, form).
+
+Nothing here keeps state between requests: the web server and the terminal drill rebuild an
+exercise from those four values whenever they need it (an LRU cache only saves the work).
+
+- form "free": the student types the quantity the multiple-choice options show
+  (`choice_value`). The question is the multiple-choice stem, which asks for exactly that
+  quantity, without the options; the worked solution is the free-response one.
+- forms "mc" and "tf": the student picks option letters (or true/false).
+
+Difficulty maps onto the type's `Ranges` in one generic way: "medium" is the defaults; "easy"
+halves every range towards its low end (max_x moves to the middle of [min_x, max_x], or of
+[lowest allowed, max_x] when there is no min_x); "hard" moves every min_x to the middle of
+[min_x, max_x]. Changes the type's validators reject are left out one by one, and when a
+narrowed range cannot be drawn from, the default ranges are used, so every (type, seed,
+difficulty) still gives one fixed variant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
+from typing import Any
+
+import annotated_types
+from pydantic import ValidationError
+
+from examforge import registry
+from examforge.drill import answers, plaintext
+from examforge.drill.answers import AnswerFormat
+from examforge.errors import ExamforgeError, InputError
+from examforge.question import QuestionType
+from examforge.renderers.blocks import question_text, solution_latex
+from examforge.variant import Variant, draw
+
+DIFFICULTIES = ("easy", "medium", "hard")
+FORM_NAMES = {"free": "type the answer", "mc": "multiple choice", "tf": "true or false"}
+MAX_SEED = 2**53 - 1  # exact in JavaScript and JSON
+
+
+# -- difficulty ------------------------------------------------------------------------------------
+
+
+def _lower_bound(info) -> float | None:
+    for meta in info.metadata:
+        if isinstance(meta, annotated_types.Ge):
+            return meta.ge
+        if isinstance(meta, annotated_types.Gt):
+            return meta.gt
+    return None
+
+
+def _decimals(*values: float) -> int:
+    out = 0
+    for v in values:
+        text = f"{v:.10f}".rstrip("0")
+        out = max(out, len(text.split(".")[1]) if "." in text else 0)
+    return out
+
+
+def _between(lo, hi, *, up: bool):
+    """The middle of [lo, hi] in the type of the range (ints round towards the kept end)."""
+    if isinstance(lo, int) and isinstance(hi, int):
+        return lo + (math.ceil((hi - lo) / 2) if up else (hi - lo) // 2)
+    return round(lo + (hi - lo) / 2, max(1, _decimals(lo, hi)))
+
+
+@lru_cache(maxsize=None)
+def _difficulty_items(type_id: str, difficulty: str) -> tuple[tuple[str, Any], ...]:
+    qtype = registry.get(type_id)
+    if difficulty == "medium":
+        return ()
+    fields = qtype.Ranges.model_fields
+    defaults = qtype.Ranges()
+    wanted: list[tuple[str, Any]] = []
+    for name, info in fields.items():
+        if not name.startswith(("min_", "max_")):
+            continue
+        value = getattr(defaults, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        base = name[4:]
+        lo = getattr(defaults, f"min_{base}") if f"min_{base}" in fields else None
+        hi = getattr(defaults, f"max_{base}") if f"max_{base}" in fields else None
+        if difficulty == "easy" and name.startswith("max_"):
+            floor = lo if lo is not None else _lower_bound(info)
+            if floor is not None and floor < value:
+                wanted.append((name, _between(floor, value, up=False)))
+        elif difficulty == "hard" and name.startswith("min_") and hi is not None and value < hi:
+            wanted.append((name, _between(value, hi, up=True)))
+    kept: dict[str, Any] = {}
+    for name, value in wanted:  # keep what the type's validators accept, in field order
+        try:
+            qtype.Ranges.model_validate({**kept, name: value})
+        except ValidationError:
+            continue
+        kept[name] = value
+    return tuple(kept.items())
+
+
+def difficulty_ranges(qtype: QuestionType, difficulty: str) -> dict[str, Any]:
+    """The Ranges fields that `difficulty` changes (empty for medium)."""
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
+    return dict(_difficulty_items(qtype.id, difficulty))
+
+
+def draw_at(qtype: QuestionType, seed: int, difficulty: str, form: str) -> Variant:
+    ranges = difficulty_ranges(qtype, difficulty)
+    if ranges:
+        try:
+            return draw(qtype, seed, form=form, ranges=ranges)
+        except Exception:  # narrowed ranges this generator cannot draw from: use its defaults
+            pass
+    return draw(qtype, seed, form=form)
+
+
+# -- which forms a type offers in a drill ------------------------------------------------------------
+
+
+def option_text(qtype: QuestionType, answer) -> str:
+    """The right option as text (what a multiple-choice student would see): private."""
+    return plaintext.flat_text(qtype.choice_latex(qtype.choice_value(answer)))
+
+
+def typed_format(qtype: QuestionType, answer) -> AnswerFormat | None:
+    return answers.typed_format(qtype, answer, option_text(qtype, answer))
+
+
+def _sample_answers(qtype: QuestionType, n: int = 3) -> list:
+    out = []
+    if qtype.seed_example is not None:
+        try:
+            out.append(qtype.solve(qtype.Params.model_validate(qtype.seed_example)))
+        except Exception:
+            pass
+    for seed in range(n):
+        try:
+            out.append(draw(qtype, seed).answer)
+        except Exception:
+            pass
+    return out
+
+
+@lru_cache(maxsize=None)
+def answer_kind(type_id: str) -> str | None:
+    """The typed-answer kind of a type (from its seed example and first seeds), None if its
+    answers cannot be typed."""
+    qtype = registry.get(type_id)
+    for answer in _sample_answers(qtype, n=0 if qtype.seed_example is not None else 1):
+        try:
+            fmt = typed_format(qtype, answer)
+        except Exception:
+            continue
+        if fmt is not None:
+            return fmt.kind
+    return None
+
+
+@lru_cache(maxsize=None)
+def answer_labels(type_id: str) -> tuple[str, ...] | None:
+    """The words around the typed numbers, when every sampled variant has the same ones."""
+    qtype = registry.get(type_id)
+    tol = float(getattr(qtype.Answer, "grading_tol", 0.01))
+    seen = set()
+    for answer in _sample_answers(qtype, n=4):
+        try:
+            seen.add(answers.labels_of(option_text(qtype, answer), qtype.choice_value(answer), tol))
+        except Exception:
+            return None
+    return seen.pop() if len(seen) == 1 else None
+
+
+def drill_forms(qtype: QuestionType) -> tuple[str, ...]:
+    """Forms a drill can use: "free" only when the asked quantity can be typed."""
+    return tuple(f for f in qtype.forms if f != "free" or answer_kind(qtype.id) is not None)
+
+
+def default_form(qtype: QuestionType) -> str:
+    forms = drill_forms(qtype)
+    if not forms:
+        raise InputError(f"{qtype.id} cannot be drilled: its answer cannot be typed and it has no choice form")
+    return forms[0]
+
+
+# -- the exercise --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exercise:
+    qtype: QuestionType
+    seed: int
+    difficulty: str
+    form: str
+    variant: Variant
+    fmt: AnswerFormat
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        return tuple(c.letter for c in self.variant.choices)
+
+    @property
+    def expected(self) -> Any:
+        if self.form == "free":
+            return answers.plain(self.qtype.choice_value(self.variant.answer))
+        return frozenset(c.letter for c in self.variant.choices if c.mistake is None)
+
+    @cached_property
+    def question_latex(self) -> str:
+        """The statement only; it reads params, never the answer."""
+        v = self.variant
+        if self.form == "free" and "mc" in self.qtype.forms:
+            v = replace(v, form="mc")  # the stem that asks for exactly the typed quantity
+        return str(question_text(v))
+
+    @cached_property
+    def solution_latex(self) -> str:
+        return str(solution_latex(self.variant))
+
+    @cached_property
+    def expected_latex(self) -> str:
+        """The short right answer: the value, or the right option(s) with their text."""
+        v = self.variant
+        if self.form == "free":
+            return self.qtype.choice_latex(self.qtype.choice_value(v.answer))
+        if self.form == "tf":
+            return "True" if v.claim_is_true else "False"
+        right = [c for c in v.choices if c.mistake is None]
+        return "; ".join(rf"\textbf{{{c.letter}.}} {c.latex}" for c in right)
+
+    @cached_property
+    def answer_latex(self) -> str:
+        return self.qtype.answer_latex(self.variant.answer)
+
+    @property
+    def query(self) -> dict[str, Any]:
+        return {"type": self.qtype.id, "seed": self.seed, "difficulty": self.difficulty, "form": self.form}
+
+    def check(self, response: Any) -> tuple[answers.Verdict, Any]:
+        """The verdict and the response as read; AnswerSyntaxError when it cannot be read.
+        A typed answer written exactly as the right option prints it ("7 × 7") is right too."""
+        if self.form == "free" and isinstance(response, str) and len(response) <= answers.MAX_ANSWER_CHARS:
+            if _squash(response) and _squash(response) == _squash(option_text(self.qtype, self.variant.answer)):
+                return answers.Verdict(True, "Right."), response.strip()
+        given = answers.parse(response, self.fmt, letters=self.letters)
+        return answers.compare(given, self.expected, self.fmt), given
+
+
+def _squash(text: str) -> str:
+    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("*", "x").lower()
+    return "".join(text.split())
+
+
+def parse_seed(value: Any) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value[:40]!r}")
+        value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {str(value)[:40]!r}")
+    return value
+
+
+def exercise(type_id: str, seed: int, difficulty: str = "medium", form: str | None = None) -> Exercise:
+    """Validate the four values (InputError naming the bad one) and build the exercise."""
+    if not isinstance(type_id, str) or not type_id:
+        raise InputError("type is required: a question type id such as conv.output_shape")
+    qtype = registry.get(type_id)
+    seed = parse_seed(seed)
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"difficulty {str(difficulty)[:40]!r} is not one of {', '.join(DIFFICULTIES)}")
+    forms = drill_forms(qtype)
+    if form is None:
+        form = default_form(qtype)
+    elif form not in forms:
+        why = "" if form not in qtype.forms else " (its answer cannot be typed; choose from the options)"
+        raise InputError(f"{qtype.id}: form {str(form)[:20]!r} is not offered{why}; choose one of {', '.join(forms)}")
+    return _build(qtype.id, seed, difficulty, form)
+
+
+@lru_cache(maxsize=1024)
+def _build(type_id: str, seed: int, difficulty: str, form: str) -> Exercise:
+    qtype = registry.get(type_id)
+    v = draw_at(qtype, seed, difficulty, form)
+    if form == "free":
+        fmt = typed_format(qtype, v.answer)
+        if fmt is None:  # this variant's answer is words: it is drilled as multiple choice
+            fallback = next((f for f in qtype.forms if f != "free"), None)
+            if fallback is None:
+                raise ExamforgeError(f"{type_id} seed {seed}: the answer cannot be typed and there are no options")
+            return _build(type_id, seed, difficulty, fallback)
+        labels = answer_labels(type_id)
+        tol = fmt.tol
+        if labels is not None and answers.labels_of(option_text(qtype, v.answer), qtype.choice_value(v.answer),
+                                                    tol) == labels:
+            fmt = replace(fmt, labels=labels)
+    else:
+        fmt = answers.choice_format({c.letter for c in v.choices if c.mistake is None})
+    return Exercise(qtype, seed, difficulty, form, v, fmt)

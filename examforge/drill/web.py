@@ -1,0 +1,239 @@
+"""`examforge serve`: the web drill page and its JSON API.
+
+    GET  /                     the drill page (static HTML + JS; KaTeX served from /static)
+    GET  /api/types            the question types a drill can use, with their forms
+    GET  /api/variant?type=ID[&seed=N][&difficulty=easy|medium|hard][&form=free|mc|tf]
+                               the question, without its answer (a missing seed is drawn here
+                               and returned, so the link reproduces it)
+    POST /api/check            {"type", "seed", "difficulty", "form", "answer"} -> verdict,
+                               the right answer and the worked solution
+
+The server keeps no state: every request names (type, seed, difficulty, form) and the
+exercise is rebuilt from them, so any number of processes can serve behind a load balancer.
+Bad requests get a 4xx JSON {"error": message}; nothing answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from examforge import __version__, registry
+from examforge.drill import answers, configure_torch, markup
+from examforge.drill.exercise import DIFFICULTIES, FORM_NAMES, Exercise, answer_kind, drill_forms, exercise
+from examforge.errors import ExamforgeError, InputError
+
+log = logging.getLogger("examforge.drill")
+MAX_BODY = 64 * 1024
+STATIC = Path(str(resources.files("examforge.drill") / "static"))
+
+# Everything comes from this server: no CDN, nothing loaded from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+# -- what the browser may see ---------------------------------------------------------------------
+
+
+def public_exercise(ex: Exercise) -> dict[str, Any]:
+    """The question without its answer: no solution, no answer values, no mistake names."""
+    data: dict[str, Any] = {
+        **ex.query,
+        "summary": ex.qtype.summary,
+        "forms": list(drill_forms(ex.qtype)),
+        "question_html": markup.to_html(ex.question_latex),
+        "answer_format": ex.fmt.public(),
+        "permalink": permalink(ex),
+    }
+    if ex.form == "mc":
+        data["choices"] = [{"letter": c.letter, "html": markup.inline_html(c.latex)} for c in ex.variant.choices]
+    elif ex.form == "tf":
+        data["choices"] = [{"letter": "T", "html": "True"}, {"letter": "F", "html": "False"}]
+    return data
+
+
+def permalink(ex: Exercise) -> str:
+    q = ex.query
+    return f"/?type={q['type']}&seed={q['seed']}&difficulty={q['difficulty']}&form={q['form']}"
+
+
+def checked(ex: Exercise, response: Any) -> dict[str, Any]:
+    try:
+        verdict, given = ex.check(response)
+    except answers.AnswerSyntaxError as err:
+        raise ApiError(422, str(err)) from None
+    shown = answers.show_as(given, ex.fmt)
+    data = {
+        **ex.query,
+        "correct": verdict.correct,
+        "message": verdict.message,
+        "given": shown,
+        "expected_html": markup.inline_html(ex.expected_latex),
+        "solution_html": markup.to_html(ex.solution_latex),
+    }
+    if "".join(ex.answer_latex.split()) != "".join(ex.expected_latex.split()):
+        data["answer_html"] = markup.to_html(ex.answer_latex)  # the full answer, when it says more
+    return data
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+
+def _types_payload() -> list[dict[str, Any]]:
+    out = []
+    for t in registry.all_types():
+        forms = drill_forms(t)
+        if forms:
+            out.append({"id": t.id, "topic": t.topic, "summary": t.summary, "mirrors": t.mirrors,
+                        "forms": list(forms), "answer_kind": answer_kind(t.id)})
+    return out
+
+
+async def api_types(request: Request) -> Response:
+    return _json({"types": request.app.state.types, "difficulties": list(DIFFICULTIES), "forms": FORM_NAMES})
+
+
+def _one(params, name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+async def api_variant(request: Request) -> Response:
+    q = request.query_params
+    unknown = sorted(set(q.keys()) - {"type", "seed", "difficulty", "form"})
+    if unknown:
+        raise ApiError(400, f"unknown parameter {unknown[0]!r}; use type, seed, difficulty, form")
+    type_id = _one(q, "type")
+    if not type_id:
+        raise ApiError(400, "type is required, e.g. /api/variant?type=conv.output_shape (see /api/types)")
+    seed = _one(q, "seed")
+    ex = exercise(
+        type_id,
+        secrets.randbelow(2**31) if seed in (None, "") else seed,
+        _one(q, "difficulty") or "medium",
+        _one(q, "form") or None,
+    )
+    return _json(public_exercise(ex))
+
+
+async def api_check(request: Request) -> Response:
+    if "json" not in request.headers.get("content-type", ""):
+        raise ApiError(415, "send the answer as JSON (Content-Type: application/json)")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ApiError(400, f"the body is not valid JSON: {getattr(err, 'msg', err)}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object with type, seed, difficulty, form and answer")
+    unknown = sorted(set(data) - {"type", "seed", "difficulty", "form", "answer"})
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]!r}; use type, seed, difficulty, form, answer")
+    for name in ("type", "seed", "answer"):
+        if name not in data:
+            raise ApiError(400, f"field {name!r} is required")
+    for name in ("type", "difficulty", "form"):
+        if name in data and data[name] is not None and not isinstance(data[name], str):
+            raise ApiError(400, f"field {name!r} must be a string")
+    ex = exercise(data["type"], data["seed"], data.get("difficulty") or "medium", data.get("form") or None)
+    return _json(checked(ex, data["answer"]))
+
+
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+async def index(request: Request) -> Response:
+    return HTMLResponse(request.app.state.index_html, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+
+
+# -- errors: always JSON with a message, never a traceback --------------------------------------------
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return _json({"error": exc.message}, exc.status)
+
+
+async def _input_error(request: Request, exc: InputError) -> Response:
+    message = str(exc)
+    status = 404 if message.startswith("unknown question type") else 400
+    return _json({"error": message}, status)
+
+
+async def _examforge_error(request: Request, exc: ExamforgeError) -> Response:
+    log.error("examforge error on %s: %s", request.url.path, exc)
+    return _json({"error": str(exc)}, 500)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    messages = {404: f"not found: {request.url.path}", 405: f"method {request.method} is not allowed here"}
+    return _json({"error": messages.get(exc.status_code, exc.detail)}, exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s", request.url.path)
+    return _json({"error": f"internal error ({type(exc).__name__}); the server log has the details"}, 500)
+
+
+def create_app() -> Starlette:
+    configure_torch()
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET"]),
+            Route("/api/types", api_types, methods=["GET"]),
+            Route("/api/variant", api_variant, methods=["GET"]),
+            Route("/api/check", api_check, methods=["POST"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={
+            ApiError: _api_error,
+            InputError: _input_error,
+            ExamforgeError: _examforge_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.types = _types_payload()
+    app.state.index_html = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{version}}", __version__)
+    return app
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
+    import uvicorn
+
+    print(f"examforge drill: http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    uvicorn.run("examforge.drill.web:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False, server_header=False, timeout_keep_alive=30)

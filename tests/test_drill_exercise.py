@@ -1,0 +1,110 @@
+"""Drill exercises: (type, seed, difficulty, form) fixes the variant; the difficulty mapping;
+every registered type can be drilled and its own correct answer checks as right."""
+
+from __future__ import annotations
+
+import pytest
+
+from examforge import registry
+from examforge.drill import answers, configure_torch
+from examforge.drill import exercise as ex_mod
+from examforge.drill.exercise import DIFFICULTIES, difficulty_ranges, drill_forms, exercise, option_text
+from examforge.errors import InputError
+
+configure_torch()
+TYPES = registry.all_types()
+
+
+def test_same_four_values_same_variant_even_without_the_cache():
+    a = exercise("conv.output_shape", 12345, "hard", "free")
+    ex_mod._build.cache_clear()
+    b = exercise("conv.output_shape", 12345, "hard", "free")
+    assert a is not b
+    assert a.question_latex == b.question_latex and a.expected == b.expected and a.solution_latex == b.solution_latex
+
+
+def test_seed_and_difficulty_change_the_variant():
+    base = exercise("conv.output_shape", 1, "medium", "free")
+    assert exercise("conv.output_shape", 2, "medium", "free").question_latex != base.question_latex
+    assert exercise("conv.output_shape", 1, "easy", "free").question_latex != base.question_latex
+
+
+def test_difficulty_halves_the_ranges_generically():
+    qtype = registry.get("conv.output_shape")  # min_size 7, max_size 256, max_kernel 7, max_stride 4
+    assert difficulty_ranges(qtype, "medium") == {}
+    assert difficulty_ranges(qtype, "easy") == {"max_size": 131, "max_kernel": 4, "max_stride": 2}
+    assert difficulty_ranges(qtype, "hard") == {"min_size": 132}
+    with pytest.raises(InputError, match="difficulty"):
+        difficulty_ranges(qtype, "brutal")
+
+
+@pytest.mark.parametrize("qtype", TYPES, ids=lambda t: t.id)
+def test_difficulty_ranges_are_valid_ranges(qtype):
+    for difficulty in DIFFICULTIES:
+        qtype.Ranges.model_validate(difficulty_ranges(qtype, difficulty))
+
+
+def test_easy_draws_come_from_the_lower_half():
+    for seed in range(30):
+        v = exercise("conv.output_shape", seed, "easy", "free").variant
+        assert max(v.params.input_hw) <= 131 and max(v.params.kernel) <= 4 and max(v.params.stride) <= 2
+        v = exercise("conv.output_shape", seed, "hard", "free").variant
+        assert min(v.params.input_hw) >= 132
+
+
+@pytest.mark.parametrize("bad", [-1, 2**53, "abc", "1.5", True, 2.5, None, [1]])
+def test_bad_seeds_are_input_errors(bad):
+    with pytest.raises(InputError, match="seed"):
+        exercise("conv.output_shape", bad)
+
+
+def test_unknown_type_and_form():
+    with pytest.raises(InputError, match="did you mean conv.output_shape"):
+        exercise("conv.output_shap", 1)
+    with pytest.raises(InputError, match="form 'tf' is not offered"):
+        exercise("cnn.shape_trace", 1, "medium", "tf")
+
+
+def test_free_form_is_offered_only_when_the_options_print_the_value():
+    # conv.stacked_vs_single's options are sentences: it is drilled as multiple choice.
+    if "conv.stacked_vs_single" in registry.known_ids():
+        assert "free" not in drill_forms(registry.get("conv.stacked_vs_single"))
+    assert "free" in drill_forms(registry.get("conv.output_shape"))
+
+
+def _right_response(ex):
+    if ex.form == "free":
+        return answers.show(ex.expected)
+    return ", ".join(sorted(ex.expected))
+
+
+def _wrong_response(ex):
+    if ex.form != "free":
+        return next(letter for letter in ex.letters if letter not in ex.expected)
+    value = ex.expected
+    if ex.fmt.kind == "number":
+        return str(value + 1)
+    if ex.fmt.kind in ("vector", "shape"):
+        return ", ".join(answers.show(v + 1) for v in value)
+    if ex.fmt.kind == "matrix":
+        return "; ".join(" ".join(answers.show(v + 1) for v in row) for row in value)
+    return None
+
+
+@pytest.mark.parametrize("qtype", TYPES, ids=lambda t: t.id)
+def test_every_type_can_be_drilled_and_its_own_answer_is_right(qtype):
+    forms = drill_forms(qtype)
+    assert forms, f"{qtype.id} offers no drill form"
+    for form in forms:
+        for difficulty in DIFFICULTIES:
+            for seed in range(4):
+                ex = exercise(qtype.id, seed, difficulty, form)
+                where = f"{qtype.id} seed {seed} {difficulty} {form}->{ex.form}"
+                verdict, _ = ex.check(_right_response(ex))
+                assert verdict.correct, f"{where}: its own answer {_right_response(ex)!r} is wrong: {verdict.message}"
+                if ex.form == "free":  # typing the answer exactly as the option prints it is right too
+                    assert ex.check(option_text(qtype, ex.variant.answer))[0].correct, where
+                wrong = _wrong_response(ex)
+                if wrong is not None and ex.fmt.tol < 0.5:
+                    assert not ex.check(wrong)[0].correct, f"{where}: {wrong!r} was accepted"
+                assert "Solution" not in ex.question_latex

@@ -1,0 +1,126 @@
+"""Our LaTeX fragments as HTML (math left to KaTeX) and as terminal text, and TikZ as SVG."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from examforge import registry
+from examforge.drill import markup, plaintext, tikz
+from examforge.drill.exercise import drill_forms, exercise
+
+
+def test_text_macros_become_html():
+    html = markup.to_html(r"A \textbf{bold} and \emph{new} \texttt{nn.Conv2d} with in\_features \& 50\%.")
+    assert html == ("<p>A <strong>bold</strong> and <em>new</em> <code>nn.Conv2d</code> with in_features "
+                    "&amp; 50%.</p>")
+
+
+def test_math_is_left_for_katex_and_escaped():
+    html = markup.to_html(r"Inline $a < b$ and display \[ \frac{1}{2} \] and $$x$$.")
+    assert '<span class="math">a &lt; b</span>' in html
+    assert '<div class="math display">\\frac{1}{2}</div>' in html
+    assert '<div class="math display">x</div>' in html
+
+
+def test_align_and_array_for_katex():
+    html = markup.to_html("\\begin{align*}\na &= b\\\\\nc &= d\n\\end{align*}")
+    assert html.startswith('<div class="math display">\\begin{align*}') and "&amp;= b" in html
+    tex = markup.katex_tex(r"\begin{array}{l@{\qquad}l|r}a & b & c\end{array}")
+    assert tex == r"\begin{array}{ll|r}a & b & c\end{array}"
+    assert markup.katex_tex(r"\text{\textvisiblespace}") == "\\text{\u2423}"
+
+
+def test_paragraphs_lists_and_center():
+    html = markup.to_html("One.\n\nTwo \\par Three.\n\\begin{center}C\\end{center}\n"
+                          "\\begin{itemize}\\item[(a)] first \\item[(b)] second\\end{itemize}")
+    assert html.startswith("<p>One.</p><p>Two</p><p>Three.</p>")
+    assert '<div class="center"><p>C</p></div>' in html
+    assert '<ul class="labelled"><li><span class="item-label">(a)</span> first</li>' in html
+
+
+def test_tabular_with_booktabs_rules_and_multicolumn():
+    src = ("\\begin{tabular}{lr}\n\\toprule\nLayer & id \\\\\n\\midrule\nConv & 3 \\\\\n"
+           "\\multicolumn{2}{l}{all} \\\\\n\\bottomrule\n\\end{tabular}")
+    html = markup.to_html(src)
+    assert '<tr class="rule-above-top"><td class="al-l">Layer</td><td class="al-r">id</td></tr>' in html
+    assert '<tr class="rule-above-mid"><td class="al-l">Conv</td>' in html
+    assert '<td class="al-l" colspan="2">all</td></tr></table>' in html and "rule-below-bottom" in html
+    text = plaintext.to_text(src)
+    assert text.split("\n")[1:4] == ["Layer  id", "\u2500" * 9, "Conv    3"]
+
+
+def test_unknown_macros_are_reported_not_printed():
+    frag = markup.parse(r"a \weird{b} c")
+    assert frag.unknown == {"weird"}
+    assert markup.to_html(r"a \weird{b} c") == "<p>a b c</p>"
+
+
+def test_quotes_dashes_and_texttt_literals():
+    assert markup.to_html("``x'' -- y --- z") == "<p>\u201cx\u201d \u2013 y \u2014 z</p>"
+    assert markup.to_html(r"\texttt{a--b\textvisiblespace{}c}") == "<p><code>a--b\u2423c</code></p>"
+
+
+def test_math_text_for_the_terminal():
+    assert plaintext.math_text(r"z_1 = w_1 x = 1.5 \times (-1.5)") == "z\u2081 = w\u2081 x = 1.5 \u00d7 (-1.5)"
+    assert plaintext.math_text(r"\frac{\partial L}{\partial X}") == "\u2202L/\u2202X"
+    assert plaintext.math_text(r"\left\lfloor \frac{5 + 2\cdot 0 - 3}{1} \right\rfloor + 1") == "\u230a(5 + 2\u00b70 - 3)/1\u230b + 1"
+    assert plaintext.math_text(r"P(+ \mid \neg D)").replace(" ", "") == "P(+|\u00acD)"
+    assert plaintext.math_text(r"\delta_t\, h_{t-1}") == "\u03b4\u209c h\u209c\u208b\u2081"
+
+
+def test_display_matrices_are_two_dimensional_in_the_terminal():
+    lines = plaintext.display_math_lines(r"X = \begin{bmatrix} 1 & -2 \\ 3 & 4 \end{bmatrix}")
+    assert lines == ["X = \u23a1 1  -2 \u23a4", "    \u23a3 3   4 \u23a6"]
+
+
+def test_aligned_rows_keep_their_columns():
+    lines = plaintext.display_math_lines("\\begin{align*}\nz_1 &= 2\\\\\n\\hat y &= 10\n\\end{align*}")
+    assert [line.index("=") for line in lines] == [lines[0].index("=")] * 2
+
+
+def test_tikz_grid_nodes_as_svg_and_text():
+    body = r"""\node[left] at (0,{-2/2}) {$X = {}$};
+\node at ({0+0.5},{-0-0.5}) {$8$}; \node at ({1+0.5},{-0-0.5}) {$6$};
+\node at ({0+0.5},{-1-0.5}) {$3$}; \node at ({1+0.5},{-1-0.5}) {$-1$};
+\draw[gray!70] (0,-2) grid (2,0);
+\draw[very thick, red!75!black] (0,0) rectangle (1,-1);"""
+    svg = tikz.to_svg("x=0.6cm, y=0.6cm", body, plaintext.flat_text)
+    assert svg.startswith("<svg") and svg.count("<text") == 5 and "<rect" in svg
+    assert 'stroke="#bf0000"' in svg  # red!75!black
+    assert tikz.to_text("x=0.6cm, y=0.6cm", body, plaintext.flat_text) == [
+        "    \u2502 8   6 \u2502", "X = \u2502 3  -1 \u2502"]
+
+
+def test_tikz_numbers_are_parsed_not_evaluated():
+    assert tikz.number("{-4/2}") == -2 and tikz.number("{1+0.5*2}") == 2 and tikz.number("2^3") == 8
+    with pytest.raises(ValueError):
+        tikz.number("__import__('os')")
+    assert tikz.colour("blue!45") == "#8c8cff" and tikz.colour("nosuch") is None
+
+
+def test_tikz_fills_and_plots():
+    fills = r"\fill[blue!45] (0,-0) rectangle ++(1,-1); \draw (0,-2) grid (2,0);"
+    assert tikz.to_text("", fills, str) == ["\u25a0 \u00b7", "\u00b7 \u00b7"]
+    plot = r"\begin{axis}[domain=-2:2, samples=5, xlabel={$w$}] \addplot[gray] {0.5*x^2}; \addplot[blue, mark=*] coordinates {(1, 0.5) (-1, 0.5)}; \end{axis}"
+    svg = tikz.to_svg("", plot, plaintext.flat_text)
+    assert svg.count("<polyline") == 2 and svg.count("<circle") == 2
+
+
+@pytest.mark.parametrize("qtype", registry.all_types(), ids=lambda t: t.id)
+def test_every_type_uses_only_understood_latex(qtype):
+    """Questions, solutions, answers and options of every registered type convert without
+    unknown macros, and no LaTeX command leaks into the HTML outside math."""
+    for form in drill_forms(qtype):
+        for seed in range(4):
+            ex = exercise(qtype.id, seed, "medium", form)
+            sources = [ex.question_latex, ex.solution_latex, ex.answer_latex, ex.expected_latex,
+                       *[c.latex for c in ex.variant.choices]]
+            for src in sources:
+                frag = markup.parse(src)
+                assert not frag.unknown, f"{qtype.id} seed {seed} ({form}): unknown LaTeX {sorted(frag.unknown)}"
+                html = markup.to_html(src)
+                outside = re.sub(r'<(span|div) class="math[^"]*">.*?</\1>|<svg.*?</svg>', "", html, flags=re.S)
+                assert not re.search(r"\\[a-zA-Z]+", outside), f"{qtype.id} seed {seed}: LaTeX leaked: {outside[:300]}"
+                assert plaintext.to_text(src).strip()
