@@ -1,14 +1,15 @@
 # examforge: two commands on a fresh machine.
 #   make demo   builds examples/midterm.yaml for examples/roster.csv into out/
-#   make test   runs the test suite (real pdflatex)
-# Both bootstrap .venv, the CPU torch wheel, the package and TeX Live, idempotently.
+#   make test   runs the test suite (real pdflatex; the web drill in headless Chromium)
+# Both bootstrap .venv, the CPU torch wheel, the package and TeX Live, idempotently;
+# `make test` also installs Debian's Chromium for the browser test when it is missing.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bootstrap tex clean bench
+.PHONY: demo test bootstrap tex chromium clean bench
 
 bootstrap: $(VENV)/.examforge-installed tex
 
@@ -28,10 +29,14 @@ $(VENV)/.examforge-installed: pyproject.toml $(VENV)/.torch-installed
 tex:
 	@bash scripts/ensure-tex.sh
 
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 demo: bootstrap
 	$(BIN)/examforge build examples/midterm.yaml --roster examples/roster.csv --out out
+	$(BIN)/examforge build examples/exam2.yaml --roster examples/roster.csv --out out/exam2
 
-test: bootstrap
+test: bootstrap chromium
 	$(BIN)/python -m pytest -q
 
 bench: bootstrap

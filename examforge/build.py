@@ -1,42 +1,72 @@
-"""The pipeline: spec -> draw -> solve -> render -> compile -> verify, for a whole roster.
+"""The pipeline: spec -> draw -> solve -> layout -> render -> compile -> split -> verify.
 
-Outputs go to a staging directory inside --out and are moved into place only when every PDF
-compiled and passed verification, so a failed build never leaves outputs that look complete."""
+Every student gets the same physical layout (examforge.layout): the same pages, with the same
+boxes at the same places; only the content inside the boxes differs. Students are typeset in
+chunks, many per pdflatex run (exam and key together), a few runs in parallel, and the PDFs
+are cut per student afterwards. Compiled chunks are cached by content hash, so a rebuild with
+unchanged inputs compiles nothing. Outputs go to a staging directory inside --out and are moved
+into place only when everything compiled and `verify` passed."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from examforge import __version__, registry
-from examforge.errors import ExamforgeError, VerifyError
-from examforge.pdftext import page_count, pdf_text
-from examforge.renderers.compile import run_pdflatex
-from examforge.renderers.exam import DrawnQuestion, render_document
-from examforge.renderers.text import normalize
+from examforge import layout as L
+from examforge.calibration import (
+    calibration_document,
+    calibration_samples,
+    fallback_heights,
+    heights_from_measurements,
+    parse_measurements,
+)
+from examforge.errors import ExamforgeError, LatexError
+from examforge.renderers.compile import Compiled, compile_cached, overfull_lines, place_in_source
+from examforge.renderers.exam import (
+    DrawnQuestion,
+    Entry,
+    geometry_context,
+    render_batch,
+    template_entry,
+)
+from examforge.renderers.split import BatchPdf, SideFile, parse_side, write_pages
+from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
 from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import ExamSpec, load_spec
 from examforge.variant import draw, make_variant, validate_params
 
-OUTPUTS = ("students", "keys", "tex", "manifest.json")
-KEY_MARKERS = ("SOLUTION KEY", "Worked solution")
+OUTPUTS = ("students", "keys", "print", "gradescope", "tex", "manifest.csv", "answers.csv", "manifest.json")
+CACHE_DIR = ".examforge-cache"
+MAX_CHUNK = 125  # students per pdflatex run at most; the split depends on the class size only, so
+# the PDFs do not depend on --jobs. Big chunks share more figures (each is typeset once per run);
+# small ones start LaTeX sooner, while the rest of the class is still being drawn.
+OVERFULL_LIMIT_PT = 5.0  # a line may stick out this far into the margin, no further
+
+Progress = Callable[[str, int, int], None]
+
+
+class LayoutError(ExamforgeError):
+    """Some student's content does not fit the fixed layout."""
 
 
 @dataclass
 class StudentBuild:
     student: Student
     questions: list[DrawnQuestion]
-    exam_tex: str = ""
-    key_tex: str = ""
     pages: dict[str, int] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -> list[DrawnQuestion]:
@@ -54,99 +84,365 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -
     return drawn
 
 
+def exam_code(spec_path: Path) -> str:
+    """A short code naming this exam (its spec) in QR codes."""
+    return hashlib.sha256(spec_path.read_bytes()).hexdigest()[:8]
+
+
 def build(
     spec_path: str | Path,
     roster_path: str | Path,
     out_dir: str | Path,
     *,
     jobs: int | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
+    chunk_size: int = MAX_CHUNK,
+    print_keys: bool = False,
 ) -> dict:
     spec_path, out_dir = Path(spec_path), Path(out_dir)
     spec = load_spec(spec_path)
     students = load_roster(roster_path)
-    builds = [StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path))) for s in students]
-    for b in builds:
-        b.exam_tex = render_document(spec, b.student, b.questions, key=False)
-        b.key_tex = render_document(spec, b.student, b.questions, key=True)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    progress = progress or (lambda *_: None)
+    code = exam_code(spec_path)
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = out_dir / CACHE_DIR
+    cache_existed = cache_dir.exists()
     staging = Path(tempfile.mkdtemp(prefix=".examforge-staging-", dir=out_dir))
+    work = staging / "work"
+    ok = False
     try:
-        _compile_all(builds, staging, jobs=jobs or os.cpu_count() or 1, progress=progress)
-        verify_builds(builds, staging)
-        manifest = _manifest(spec, spec_path, builds)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        splitter = Splitter(staging, progress)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            layout, tex_sources, results, builds = _compile(
+                spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter
+            )
+        _check_fit(spec, layout, results, tex_sources, builds)
+        template_points = splitter.finish(print_keys)
+        for name, text in tex_sources.items():
+            (staging / "tex").mkdir(exist_ok=True)
+            (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
+        _write_gradescope(spec, layout, template_points, staging)
+        _write_csvs(spec, builds, staging)
+        manifest = _manifest(spec, spec_path, layout, builds, code)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        shutil.rmtree(work, ignore_errors=True)
+        from examforge.verify import verify
+
+        verify(staging, progress=progress, jobs=jobs)
         _publish(staging, out_dir)
+        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()})
+        ok = True
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not ok and not cache_existed:
+            shutil.rmtree(cache_dir, ignore_errors=True)
 
 
-def _compile_all(builds: list[StudentBuild], staging: Path, *, jobs: int, progress) -> None:
-    tex_dir = staging / "tex"
-    for sub in ("tex", "students", "keys"):
-        (staging / sub).mkdir()
-    tasks = []
-    for b in builds:
-        for kind, text in (("exam", b.exam_tex), ("key", b.key_tex)):
-            path = tex_dir / f"{b.student.id}.{kind}.tex"
-            path.write_text(text, encoding="utf-8")
-            tasks.append((b, kind, path))
+# -- compile ---------------------------------------------------------------------------------------
+
+
+def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter):
+    """Calibrate, plan the layout, draw and render each chunk, and compile the chunks in parallel
+    while the next one is being drawn; each chunk is split as soon as it is compiled, while the
+    others still compile. Returns the layout, the sources and the compiled runs."""
+    samples = calibration_samples(spec, spec_path=str(spec_path))
+    geometry = geometry_context(L.plan_layout(spec, fallback_heights(spec), flow=True))  # paper and margins
+    tex_sources: dict[str, str] = {}
+    calibration: Future | None = None
+    if samples:
+        tex_sources["calibration"] = calibration_document(spec, geometry, samples)
+        calibration = pool.submit(compile_cached, tex_sources["calibration"], work, "calibration", cache_dir)
+
+    chunks = split_class(students, chunk_size)
+    builds: list[StudentBuild] = []
+    futures: dict[str, Future] = {}
+    layout = None
+    drawn = 0
+    for c_index, chunk in enumerate(chunks):
+        chunk_builds = []
+        for s in chunk:
+            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path))))
+            drawn += 1
+            progress("drawing", drawn, len(students))
+        builds += chunk_builds
+        if layout is None:
+            heights = fallback_heights(spec)
+            if calibration is not None:
+                heights = heights_from_measurements(spec, parse_measurements(calibration.result().side))
+            layout = L.plan_layout(spec, heights)
+            template = template_entry(spec, chunk_builds[0].questions)
+            tex_sources["template"] = render_batch(spec, layout, [template])
+            futures["template"] = pool.submit(compile_cached, tex_sources["template"], work, "template", cache_dir)
+        first = len(builds) - len(chunk_builds)
+        entries = [Entry(first + i, b.student, b.questions, exam_code=code) for i, b in enumerate(chunk_builds)]
+        name = f"batch-{c_index:03d}"
+        tex_sources[name] = render_batch(spec, layout, entries)
+        futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir)
+    results: dict[str, Compiled] = {}
+    if calibration is not None:
+        results["calibration"] = calibration.result()
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_pdflatex, path): (b, kind, path) for b, kind, path in tasks}
-        for future in as_completed(futures):
-            b, kind, path = futures[future]
-            try:
-                pdf = future.result()
-            except ExamforgeError as err:
-                for other in futures:
-                    other.cancel()
-                raise type(err)(f"student {b.student.id} ({kind}): {err}") from None
-            target = staging / ("students" if kind == "exam" else "keys") / f"{b.student.id}.pdf"
-            shutil.move(str(pdf), target)
-            b.pages[kind] = page_count(target)
+    for name, future in futures.items():
+        try:
+            results[name] = future.result()
+        except LatexError:
+            for other in futures.values():
+                other.cancel()
+            raise
+        if name.startswith("batch-"):
             done += 1
-            if progress:
-                progress(f"{b.student.id} {kind}", done, len(tasks))
-    for path in tex_dir.iterdir():  # keep the .tex sources, drop LaTeX's by-products
-        if path.suffix != ".tex":
-            path.unlink()
+            progress("compiling", done, len(chunks))
+        splitter.add(name, results[name], layout, builds)
+    return layout, tex_sources, results, builds
 
 
-def verify_builds(builds: list[StudentBuild], root: Path) -> None:
-    """Each exam names its student on page 1 and carries no solution text; each key has the answers."""
-    problems = []
-    for b in builds:
-        exam = root / "students" / f"{b.student.id}.pdf"
-        key = root / "keys" / f"{b.student.id}.pdf"
-        first_page = normalize(pdf_text(exam, first=1, last=1))
-        if normalize(b.student.name) not in first_page or normalize(b.student.id) not in first_page:
-            problems.append(f"{exam.name}: page 1 does not show {b.student.name!r} ({b.student.id})")
-        exam_text = pdf_text(exam)
-        for marker in KEY_MARKERS:
-            if marker in exam_text:
-                problems.append(f"students/{exam.name}: contains solution text {marker!r}")
-        key_text = normalize(pdf_text(key))
-        for dq in b.questions:
-            for expected in dq.variant.qtype.key_texts(dq.variant.answer):
-                if normalize(expected) not in key_text:
-                    problems.append(
-                        f"keys/{key.name}: answer {expected!r} of question {dq.slot + 1} "
-                        f"({dq.variant.qtype.id}, seed {dq.variant.seed}) not found"
-                    )
+def split_class(students: list, max_chunk: int) -> list[list]:
+    """At least two chunks (two pdflatex runs in parallel) once there are two students, at most
+    `max_chunk` students each, sizes balanced; the split depends on the class size only."""
+    n = len(students)
+    count = max(min(2, n), -(-n // max_chunk))
+    bounds = [round(i * n / count) for i in range(count + 1)]
+    return [students[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _check_fit(spec, layout, results, tex_sources, builds) -> None:
+    """Fail, naming student, question and overflow, when any content does not fit its box."""
+    by_index = {str(i): b.student.id for i, b in enumerate(builds)}
+    numbers = {str(s.slot): s.number for s in layout.slots}
+    problems, worst = [], {}
+    for name, result in results.items():
+        if name == "calibration":  # calibration draws belong to no student
+            continue
+        side = parse_side(result.side)
+        for entry, kind, what, need, have in side.overflows:
+            who = "the blank template" if name == "template" else f"student {by_index.get(entry, entry)}"
+            if what.startswith("statement"):
+                number = numbers[what.removeprefix("statement")]
+                place = f"question {number} statement"
+                worst[(number, "question_height")] = max(worst.get((number, "question_height"), 0), need)
+            elif what.startswith("q"):
+                number = int("".join(ch for ch in what[1:] if ch.isdigit()))
+                place = f"question {number} answer box {what}" + (" (key)" if kind == "key" else "")
+                worst[(number, "box_height")] = max(worst.get((number, "box_height"), 0), need)
+            else:
+                place = f"the {what} block of the cover/headings"
+            problems.append(
+                f"{who}: {place} needs {L.sp_cm(need):.2f}cm but the layout gives it {L.sp_cm(have):.2f}cm "
+                f"(overflow {L.sp_cm(need - have):.2f}cm)"
+            )
+        source = tex_sources[name].splitlines()
+        for width, line in overfull_lines(result.log, limit_pt=OVERFULL_LIMIT_PT):
+            student, question = place_in_source(source, line)
+            where = f"student {student}" if student and name != "template" else "the template"
+            what = f"question {question[0] + 1} ({question[1]}, seed {question[2]})" if question else f"line {line}"
+            problems.append(f"{where}: {what} runs {width:.1f}pt into the margin")
     if problems:
-        raise VerifyError("verification failed:\n  " + "\n  ".join(problems))
+        hints = [
+            f"  set {field}: {L.sp_cm(L.round_up_cm(need + (2 * L.pt_sp(L.BOX_RULE_PT) + 2 * L.pt_sp(L.BOX_PAD_PT) if field == 'box_height' else 0))):.2f}cm "
+            f"(or more) on question {number}"
+            for (number, field), need in sorted(worst.items())
+        ]
+        shown = problems[:25] + ([f"... and {len(problems) - 25} more"] if len(problems) > 25 else [])
+        raise LayoutError(
+            "content does not fit the fixed layout (nothing was reflowed):\n  " + "\n  ".join(shown)
+            + ("\nto fix it:\n" + "\n".join(hints) if hints else "")
+        )
 
 
-def _manifest(spec: ExamSpec, spec_path: Path, builds: list[StudentBuild]) -> dict:
+# -- split -----------------------------------------------------------------------------------------
+
+
+class Splitter:
+    """Cuts each compiled run into per-student files as soon as it is done."""
+
+    def __init__(self, staging: Path, progress: Progress):
+        self.staging, self.progress = staging, progress
+        for sub in ("students", "keys", "print", "gradescope"):
+            (staging / sub).mkdir()
+        self.exams: list = []
+        self.keys: list = []
+        self.done = 0
+        self.template_points: dict | None = None
+
+    def add(self, name: str, result: Compiled, layout: L.Layout, builds: list[StudentBuild]) -> None:
+        side = parse_side(result.side)
+        if side.overflows:  # _check_fit reports them once every run is in
+            return
+        if name == "template":
+            write_pages([(BatchPdf(result.pdf), side.pages["0", "template"])],
+                        self.staging / "gradescope" / "template.pdf")
+            self.template_points = side.points["0", "template"]
+            return
+        _check_geometry(side, layout, name)
+        batch = BatchPdf(result.pdf)
+        for index in sorted({int(e) for e, _ in side.pages}):  # entries carry their roster index
+            b = builds[index]
+            for kind, folder in (("exam", "students"), ("key", "keys")):
+                pages = side.pages[str(index), kind]
+                target = self.staging / folder / f"{b.student.id}.pdf"
+                b.pages[kind] = write_pages([(batch, pages)], target)
+                b.sha256[kind] = hashlib.sha256(target.read_bytes()).hexdigest()
+                b.points[kind] = side.points[str(index), kind]
+            self.exams.append((index, batch, side.pages[str(index), "exam"]))
+            self.keys.append((index, batch, side.pages[str(index), "key"]))
+            self.done += 1
+            self.progress("splitting", self.done, len(builds))
+
+    def finish(self, print_keys: bool) -> dict:
+        """The print files (every student in roster order); returns the template's positions."""
+        write_pages([(batch, pages) for _, batch, pages in sorted(self.exams, key=lambda t: t[0])],
+                    self.staging / "print" / "exams.pdf")
+        if print_keys:
+            write_pages([(batch, pages) for _, batch, pages in sorted(self.keys, key=lambda t: t[0])],
+                        self.staging / "print" / "keys.pdf")
+        return self.template_points
+
+
+def _check_geometry(side: SideFile, layout: L.Layout, name: str) -> None:
+    want = (layout.text_w, layout.text_h, layout.paper_w, layout.paper_h)
+    if side.geometry != want:
+        raise LayoutError(f"{name}: LaTeX's page geometry {side.geometry} is not the planned {want}")
+
+
+# -- outputs ---------------------------------------------------------------------------------------
+
+
+def regions(layout: L.Layout, points: dict[str, tuple[int, int, int]]) -> dict[str, list[int]]:
+    """Every region as [page, x1, y1, x2, y2] in sp (x1, y1 = top-left corner, x2, y2 =
+    bottom-right; y from the bottom of the page, as LaTeX records it), from the recorded corners."""
+    out = {}
+    for name, _ in layout.boxes():
+        (page, x1, y1), (_, x2, y2) = points[f"{name}:tl"], points[f"{name}:br"]
+        out[name] = [page, x1, y1, x2, y2]
+    for slot in layout.slots:
+        (page, x1, y1), (_, _, y2) = points[f"q{slot.number}:top"], points[f"q{slot.number}:bottom"]
+        out[f"q{slot.number}:statement"] = [page, x1, y1, x1 + layout.text_w, y2]
+    return out
+
+
+def _gradescope_rect(layout: L.Layout, region: list[int]) -> dict:
+    """Gradescope's crop rectangle: page from 1, corners in percent of the page width and height
+    (one decimal), origin top-left."""
+    page, x1, y1, x2, y2 = region
+    w, h = layout.paper_w, layout.paper_h
+    return {
+        "page_number": page,
+        "x1": round(100.0 * x1 / w, 1),
+        "y1": round(100.0 * (1 - y1 / h), 1),
+        "x2": round(100.0 * x2 / w, 1),
+        "y2": round(100.0 * (1 - y2 / h), 1),
+    }
+
+
+def outline(spec: ExamSpec, layout: L.Layout, template_points) -> dict:
+    """The Gradescope outline: name and ID regions, and one region per question (its statement
+    and answer box, since every student's numbers differ), with one child per sub-question."""
+    reg = regions(layout, template_points)
+    questions = []
+    for slot in layout.slots:
+        q = spec.slots()[slot.slot][2]
+        statement = reg[f"q{slot.number}:statement"]
+        first, last = reg[slot.boxes[0].name], reg[slot.boxes[-1].name]
+        whole = [statement[0], first[1], statement[2], last[3], last[4]]
+        item = {
+            "title": f"Question {slot.number}",
+            "weight": q.points,
+            "crop_rect_list": [_gradescope_rect(layout, whole)],
+        }
+        if q.parts:
+            item["children"] = [
+                {
+                    "title": f"Question {slot.number}({p.label})",
+                    "weight": p.points,
+                    "crop_rect_list": [_gradescope_rect(layout, statement), _gradescope_rect(layout, reg[b.name])],
+                }
+                for p, b in zip(q.parts, slot.boxes)
+            ]
+        questions.append(item)
+    return {
+        "assignment": {
+            "identification_regions": {
+                "name": _gradescope_rect(layout, reg["name"]),
+                "sid": _gradescope_rect(layout, reg["sid"]),
+            }
+        },
+        "question_data": questions,
+    }
+
+
+def _write_gradescope(spec, layout, template_points, staging: Path) -> None:
+    (staging / "gradescope" / "outline.json").write_text(
+        json.dumps(outline(spec, layout, template_points), indent=1) + "\n"
+    )
+    plan = layout.to_json()
+    plan["regions_sp"] = regions(layout, template_points)
+    plan["regions"] = {  # fractions of the page, origin top-left
+        name: {"page": page, "box": [round(x1 / layout.paper_w, 5), round(1 - y1 / layout.paper_h, 5),
+                                     round(x2 / layout.paper_w, 5), round(1 - y2 / layout.paper_h, 5)]}
+        for name, (page, x1, y1, x2, y2) in plan["regions_sp"].items()
+    }
+    (staging / "gradescope" / "layout.json").write_text(json.dumps(plan, indent=1) + "\n")
+
+
+def answer_rows(spec: ExamSpec, builds: list[StudentBuild]) -> list[dict]:
+    rows = []
+    for b in builds:
+        for dq in b.questions:
+            v = dq.variant
+            choice = ""
+            if v.form == "tf":
+                choice = "True" if v.claim_is_true else "False"
+            elif v.form == "mc":
+                choice = v.correct_letter or ""
+            rows.append({
+                "student_id": b.student.id,
+                "question": dq.slot + 1,
+                "answer": latex_to_text(v.qtype.answer_latex(v.answer)),
+                "points": dq.spec.points_label,
+                "form": v.form,
+                "choice": choice,
+                "generator": v.qtype.id,
+                "seed": v.seed,
+                "key_texts": json.dumps(v.qtype.key_texts(v.answer), ensure_ascii=False),
+            })
+    return rows
+
+
+def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "sha256",
+                   "key_pdf", "key_pages", "key_sha256"]
+ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "key_texts"]
+
+
+def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path) -> None:
+    _csv(staging / "manifest.csv", [
+        {"student_id": b.student.id, "name": b.student.name, "email": b.student.email, "exam_seed": spec.seed,
+         "pdf": f"students/{b.student.id}.pdf", "pages": b.pages["exam"], "sha256": b.sha256["exam"],
+         "key_pdf": f"keys/{b.student.id}.pdf", "key_pages": b.pages["key"], "key_sha256": b.sha256["key"]}
+        for b in builds
+    ], MANIFEST_FIELDS)
+    _csv(staging / "answers.csv", answer_rows(spec, builds), ANSWER_FIELDS)
+
+
+def _manifest(spec: ExamSpec, spec_path: Path, layout: L.Layout, builds: list[StudentBuild], code: str) -> dict:
     return {
         "examforge_version": __version__,
         "spec": spec_path.name,
         "spec_sha256": hashlib.sha256(spec_path.read_bytes()).hexdigest(),
         "exam_seed": spec.seed,
+        "exam_code": code,
         "title": spec.title,
+        "pages": layout.n_pages,
         "students": [
             {
                 "id": b.student.id,
@@ -155,6 +451,8 @@ def _manifest(spec: ExamSpec, spec_path: Path, builds: list[StudentBuild]) -> di
                 "exam_pdf": f"students/{b.student.id}.pdf",
                 "key_pdf": f"keys/{b.student.id}.pdf",
                 "pages": b.pages,
+                "sha256": b.sha256,
+                "regions": {kind: regions(layout, pts) for kind, pts in b.points.items()},
                 "questions": [
                     {
                         "number": dq.slot + 1,
@@ -179,5 +477,15 @@ def _publish(staging: Path, out_dir: Path) -> None:
             shutil.rmtree(old)
         elif old.exists():
             old.unlink()
-    for name in ("tex", "students", "keys", "manifest.json"):
-        os.replace(staging / name, out_dir / name)
+    for name in OUTPUTS:
+        if (staging / name).exists():
+            os.replace(staging / name, out_dir / name)
+
+
+def _prune_cache(cache_dir: Path, *, keep: set[str]) -> None:
+    """Keep only the compiled runs this build used (the cache never grows without bound)."""
+    if not cache_dir.is_dir():
+        return
+    for path in cache_dir.iterdir():
+        if path.name.split(".")[0] not in keep:
+            path.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The `examforge` command: list, sample, solve, build."""
+"""The `examforge` command: list, sample, solve, build, verify."""
 
 from __future__ import annotations
 
@@ -142,30 +142,57 @@ def _read_params(text: str, name: str):
             raise InputError(f"{name} line {line_no}: invalid JSON: {err.msg} (column {err.colno})") from None
 
 
+def _stage_progress(bar):
+    """A progress callback showing one bar per stage (drawing, compiling, splitting, verifying)."""
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
+def _progress_bar(quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=False)
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--roster", required=True, type=click.Path(path_type=Path), help="CSV with id, name, email.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel LaTeX runs (default: cores).")
+@click.option("--print-keys", is_flag=True, help="Also write print/keys.pdf (every key, roster order).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, quiet: bool) -> None:
-    """Build every student's exam and solution key from SPEC into OUT."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys: bool, quiet: bool) -> None:
+    """Build every student's exam and solution key from SPEC into OUT, in one shared
+    Gradescope-ready layout, then verify the result (exit 1 if it fails)."""
     from examforge.build import build as run_build
 
-    with Progress(
-        TextColumn("[bold]compiling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), disable=quiet, transient=False,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(label: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=label)
-
-        manifest = run_build(spec, roster, out_dir, jobs=jobs, progress=progress)
+    with _progress_bar(quiet) as bar:
+        manifest = run_build(spec, roster, out_dir, jobs=jobs, progress=_stage_progress(bar), print_keys=print_keys)
     n = len(manifest["students"])
-    click.echo(f"built {n} exams and {n} keys in {out_dir}/ (students/, keys/, manifest.json); verified")
+    click.echo(f"built {n} exams and {n} keys of {manifest['pages']} pages in {out_dir}/ (students/, keys/, "
+               "print/, gradescope/, manifest.csv, answers.csv); verified")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
+    """Re-read every PDF of a build in OUT_DIR: same pages and boxes for everyone, each student
+    named on page 1, no solutions in exams, keys matching answers.csv (exit 1 if not)."""
+    from examforge.verify import verify as run_verify
+
+    with _progress_bar(quiet) as bar:
+        report = run_verify(out_dir, jobs=jobs, progress=_stage_progress(bar))
+    click.echo(report.summary())
 
 
 @main.command()
@@ -218,6 +245,39 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
                    f"{1000 * total_s / max(1, total_variants):.2f} ms per variant on average")
     if failures:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("topic", required=False)
+@click.option("--seed", type=click.IntRange(0, 2**53 - 1), default=None,
+              help="Reproducible: variants SEED, SEED+1, ... (history does not pick the types).")
+@click.option("--form", type=click.Choice(["free", "mc", "tf"]), default=None,
+              help="free: type the answer (default where it can be typed); mc: options; tf: true/false.")
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium", show_default=True)
+@click.option("--count", type=click.IntRange(1, 100000), default=None, help="Stop after this many variants.")
+def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str, count: int | None) -> None:
+    """Drill TOPIC (a type id, a topic such as conv, or everything) in the terminal. Missed
+    types come back more often (history in the user data directory)."""
+    from examforge.drill import configure_torch
+    from examforge.drill.history import History
+    from examforge.drill.terminal import run as run_drill
+
+    configure_torch()
+    with History() as history:
+        run_drill(topic, seed=seed, form=form, difficulty=difficulty, count=count, history=history,
+                  ask=input, say=click.echo)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (the server is stateless, so any number works).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
+    from examforge.drill.web import serve as run_server
+
+    run_server(host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_length(value: str | None) -> str | None:
+    if value is not None and not _LENGTH.match(value):
+        raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in'")
+    return value
+
+
+def _check_points(value: float) -> float:
+    if abs(value * 2 - round(value * 2)) > 1e-9:
+        raise ValueError("points must be a whole or half number")
+    return value
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class PartSpec(_Strict):
+    """A sub-question: its own answer box (and Gradescope region) below the question."""
+
+    label: str = Field(pattern=r"^[a-z0-9]{1,3}$")  # printed as "(a)"
+    box_height: str = "3cm"
+    points: float = Field(gt=0, le=1000)
+
+    @field_validator("box_height")
+    @classmethod
+    def _length(cls, value: str) -> str:
+        return _check_length(value)
+
+    @field_validator("points")
+    @classmethod
+    def _whole_or_half(cls, value: float) -> float:
+        return _check_points(value)
+
+    @property
+    def points_label(self) -> str:
+        return _label(self.points)
+
+
 class QuestionSpec(_Strict):
     generator: str
     form: Literal["free", "mc", "tf"] = "free"
@@ -26,7 +64,10 @@ class QuestionSpec(_Strict):
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
     ranges: dict[str, Any] | None = None  # difficulty ranges (see `examforge list --format json`)
-    box_height: str | None = None  # free-response answer box, e.g. "5cm"
+    box_height: str | None = None  # answer box (free response: the box; mc/tf: the choices), e.g. "5cm"
+    question_height: str | None = None  # the statement area above the box; default: measured
+    parts: list[PartSpec] | None = Field(default=None, min_length=2, max_length=12)  # sub-question boxes
+    new_page: bool = False  # start this question on a new page
 
     @field_validator("generator")
     @classmethod
@@ -35,19 +76,15 @@ class QuestionSpec(_Strict):
             raise ValueError(registry.unknown_id_message(value))
         return value
 
-    @field_validator("box_height")
+    @field_validator("box_height", "question_height")
     @classmethod
     def _length(cls, value: str | None) -> str | None:
-        if value is not None and not _LENGTH.match(value):
-            raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in'")
-        return value
+        return _check_length(value)
 
     @field_validator("points")
     @classmethod
     def _whole_or_half(cls, value: float) -> float:
-        if abs(value * 2 - round(value * 2)) > 1e-9:
-            raise ValueError("points must be a whole or half number")
-        return value
+        return _check_points(value)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -56,6 +93,17 @@ class QuestionSpec(_Strict):
             raise ValueError(
                 f"form {self.form!r} is not offered by {self.generator}; choose one of {', '.join(qtype.forms)}"
             )
+        if self.parts is not None:
+            labels = [p.label for p in self.parts]
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"parts: labels must be distinct, got {labels}")
+            if abs(sum(p.points for p in self.parts) - self.points) > 1e-9:
+                raise ValueError(
+                    f"parts: their points add up to {_label(sum(p.points for p in self.parts))}, "
+                    f"not the question's {self.points_label}"
+                )
+            if self.box_height is not None:
+                raise ValueError("give box_height on each part, not on a question with parts")
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
         fields = set(qtype.Params.model_fields)
@@ -73,17 +121,26 @@ class QuestionSpec(_Strict):
 
     @property
     def points_label(self) -> str:
-        return str(int(self.points)) if float(self.points).is_integer() else str(self.points)
+        return _label(self.points)
 
 
 class SectionSpec(_Strict):
     title: str = Field(min_length=1, max_length=200)
     instructions: str | None = Field(default=None, max_length=2000)
     questions: list[QuestionSpec] = Field(min_length=1)
+    new_page: bool = False  # start the section on a new page
 
     @property
     def points(self) -> float:
         return sum(q.points for q in self.questions)
+
+
+class LayoutSpec(_Strict):
+    """The physical layout every student shares (see examforge.layout)."""
+
+    paper: Literal["a4", "letter"] = "a4"
+    duplex: bool = False  # pad to an even page count for double-sided printing
+    qr: bool = False  # a QR code on every exam page: exam, student and page
 
 
 class ExamSpec(_Strict):
@@ -93,6 +150,7 @@ class ExamSpec(_Strict):
     seed: int = Field(ge=0, lt=2**63)
     instructions: list[str] = Field(default_factory=list)
     sections: list[SectionSpec] = Field(min_length=1)
+    layout: LayoutSpec = Field(default_factory=LayoutSpec)
 
     @field_validator("date", mode="before")
     @classmethod

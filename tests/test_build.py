@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
+from pypdf import PdfReader, PdfWriter
 
 from examforge import registry
-from examforge.build import build
+from examforge.build import LayoutError, build
 from examforge.errors import LatexError
 from examforge.pdftext import pdf_text
 from examforge.renderers.text import normalize
+from examforge.verify import verify
 
 from .helpers import ROSTER_3, SMALL_SPEC, write
 
@@ -102,10 +105,10 @@ def test_failed_build_leaves_no_outputs(tmp_path, monkeypatch):
     from .conftest import require_tex
 
     require_tex()
-    import examforge.build as build_module
+    import examforge.renderers.compile as compile_module
 
     calls = {"n": 0}
-    real = build_module.run_pdflatex
+    real = compile_module.run_pdflatex
 
     def flaky(path, **kw):
         calls["n"] += 1
@@ -113,10 +116,125 @@ def test_failed_build_leaves_no_outputs(tmp_path, monkeypatch):
             raise LatexError("simulated LaTeX failure")
         return real(path, **kw)
 
-    monkeypatch.setattr(build_module, "run_pdflatex", flaky)
+    monkeypatch.setattr(compile_module, "run_pdflatex", flaky)
     spec = write(tmp_path / "exam.yaml", SMALL_SPEC)
     roster = write(tmp_path / "roster.csv", ROSTER_3)
     out = tmp_path / "out"
     with pytest.raises(LatexError, match="simulated"):
         build(spec, roster, out, jobs=1)
+    assert calls["n"] >= 3  # calibration, template, then a batch of the class failed
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_every_student_has_the_same_layout(built):
+    _, out, manifest = built
+    report = verify(out)
+    assert report.students == 3 and report.pages == manifest["pages"]
+    pages = {len(PdfReader(str(out / s["exam_pdf"])).pages) for s in manifest["students"]}
+    assert pages == {manifest["pages"]}
+    layout = json.loads((out / "gradescope" / "layout.json").read_text())
+    for student in manifest["students"]:
+        assert student["regions"]["exam"] == layout["regions_sp"]
+        assert student["regions"]["key"] == layout["regions_sp"]
+    # The numbers inside the boxes differ: slot 2 (free response) has each student's own params.
+    texts = {normalize(pdf_text(out / s["exam_pdf"], first=2, last=2)) for s in manifest["students"]}
+    assert len(texts) == 3
+
+
+def test_gradescope_outline_and_template(built):
+    _, out, manifest = built
+    outline = json.loads((out / "gradescope" / "outline.json").read_text())
+    ident = outline["assignment"]["identification_regions"]
+    for key in ("name", "sid"):
+        rect = ident[key]
+        assert rect["page_number"] == 1
+        assert 0 <= rect["x1"] < rect["x2"] <= 100 and 0 <= rect["y1"] < rect["y2"] <= 100
+    assert ident["name"]["y2"] <= ident["sid"]["y1"]  # origin top-left: the name box is above
+    questions = outline["question_data"]
+    assert [q["title"] for q in questions] == ["Question 1", "Question 2"]
+    assert [q["weight"] for q in questions] == [4, 6]
+    for q in questions:
+        (rect,) = q["crop_rect_list"]
+        assert rect["page_number"] >= 2 and rect["y1"] < rect["y2"]
+    template = out / "gradescope" / "template.pdf"
+    assert len(PdfReader(str(template)).pages) == manifest["pages"]
+    text = pdf_text(template)
+    assert "Blank template" in text and "Ada" not in text and "Answer:" not in text
+
+
+def test_manifest_and_answers_csv(built):
+    _, out, manifest = built
+    with (out / "manifest.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["student_id"] for r in rows] == ["s1", "s2", "s3"]
+    assert rows[1]["name"] == NASTY
+    for r in rows:
+        assert r["exam_seed"] == "42" and r["pdf"] == f"students/{r['student_id']}.pdf"
+        assert int(r["pages"]) == manifest["pages"] and len(r["sha256"]) == 64
+    with (out / "answers.csv").open(encoding="utf-8") as f:
+        answers = list(csv.DictReader(f))
+    assert len(answers) == 3 * 2
+    first = answers[0]
+    assert first["student_id"] == "s1" and first["question"] == "1" and first["points"] == "4"
+    assert first["choice"] in "ABCD" and first["answer"]
+
+
+def test_print_file_is_every_student_in_roster_order(built):
+    _, out, manifest = built
+    n = manifest["pages"]
+    printed = PdfReader(str(out / "print" / "exams.pdf"))
+    assert len(printed.pages) == 3 * n
+    for k, student in enumerate(manifest["students"]):
+        own = PdfReader(str(out / student["exam_pdf"]))
+        assert printed.pages[k * n].get_contents().get_data() == own.pages[0].get_contents().get_data()
+
+
+def test_simulated_scan_splits_back_into_students(built, tmp_path):
+    """Join every student's exam as a scanner would, cut the stack every N pages, and get each
+    student back, in order, by the name on the first page of each piece."""
+    _, out, manifest = built
+    n = manifest["pages"]
+    stack = PdfWriter()
+    for student in manifest["students"]:
+        for page in PdfReader(str(out / student["exam_pdf"])).pages:
+            stack.add_page(page)
+    scan = tmp_path / "scan.pdf"
+    stack.write(scan)
+    pages = PdfReader(str(scan)).pages
+    assert len(pages) % n == 0
+    pieces = len(pages) // n
+    found = []
+    for k in range(pieces):
+        first = normalize(pdf_text(scan, first=k * n + 1, last=k * n + 1))
+        found.append(next(s["id"] for s in manifest["students"] if f"({s['id']})" in first))
+    assert found == [s["id"] for s in manifest["students"]]
+
+
+def test_rebuild_with_unchanged_inputs_compiles_nothing(built, monkeypatch):
+    root, out, _ = built
+    import examforge.renderers.compile as compile_module
+
+    calls = []
+    monkeypatch.setattr(compile_module, "run_pdflatex", lambda *a, **k: calls.append(a) or None)
+    before = {p.name: p.read_bytes() for p in (out / "students").iterdir()}
+    build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
+    assert calls == []
+    assert {p.name: p.read_bytes() for p in (out / "students").iterdir()} == before
+
+
+def test_overflow_fails_naming_student_question_and_overflow(tmp_path):
+    from .conftest import require_tex
+
+    require_tex()
+    spec = write(tmp_path / "exam.yaml", SMALL_SPEC.replace(
+        "{generator: conv.output_shape, form: free, points: 6}",
+        "{generator: conv.output_shape, form: free, points: 6, question_height: 0.5cm}"))
+    roster = write(tmp_path / "roster.csv", ROSTER_3)
+    out = tmp_path / "out"
+    with pytest.raises(LayoutError) as err:
+        build(spec, roster, out, jobs=2)
+    message = str(err.value)
+    for sid in ("s1", "s2", "s3"):
+        assert f"student {sid}: question 2 statement needs" in message
+    assert "overflow" in message and "set question_height:" in message and "nothing was reflowed" in message
     assert sorted(p.name for p in out.iterdir()) == []

@@ -1,19 +1,26 @@
 """The one place that runs LaTeX: pdflatex, no shell escape, non-interactive, reproducible.
 
-A failure raises LatexError naming the question (generator id and seed) whose source lines
-contain the error, with the relevant lines of the log."""
+A failure raises LatexError naming the student and the question (generator id and seed) whose
+source lines contain the error, with the relevant lines of the log. `compile_cached` puts a
+content-addressed cache in front of it: the same source never compiles twice."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from examforge.errors import LatexError
 
 _MARKER = re.compile(r"^% examforge:question slot=(\d+) id=(\S+) seed=(\S+)")
+_STUDENT = re.compile(r"^% examforge:student index=(\S+) id=(\S+)")
+_OVERFULL = re.compile(r"^Overfull \\hbox \(([\d.]+)pt too wide\) (?:in paragraph at lines (\d+)--\d+|"
+                       r"in alignment at lines (\d+)--\d+|detected at line (\d+))", re.M)
 _FILE_LINE = re.compile(r"^(?:\./)?[^:\n]+\.tex:(\d+): (.*)$")
 MAX_PASSES = 3
 
@@ -31,8 +38,9 @@ def latex_env() -> dict[str, str]:
     return env
 
 
-def run_pdflatex(tex_path: Path, *, timeout: float = 300.0) -> Path:
-    """Compile `tex_path` in its own directory; rerun while LaTeX asks for it. Returns the PDF."""
+def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True) -> Path:
+    """Compile `tex_path` in its own directory; rerun while LaTeX asks for it (unless `rerun` is
+    false: the exam layout has no cross-references, so one pass is final). Returns the PDF."""
     if shutil.which("pdflatex") is None:
         raise LatexError("pdflatex is not installed; run 'make demo' or 'make test' to install TeX Live")
     tex_path = Path(tex_path)
@@ -52,7 +60,7 @@ def run_pdflatex(tex_path: Path, *, timeout: float = 300.0) -> Path:
         log = log_path.read_text(encoding="latin-1") if log_path.exists() else proc.stdout.decode("latin-1")
         if proc.returncode != 0:
             raise LatexError(describe_failure(tex_path, log))
-        if "Rerun to get" not in log and "Label(s) may have changed" not in log:
+        if not rerun or ("Rerun to get" not in log and "Label(s) may have changed" not in log):
             break
     return tex_path.with_suffix(".pdf")
 
@@ -67,26 +75,96 @@ def describe_failure(tex_path: Path, log: str) -> str:
                 where = int(m.group(1))
             excerpt = lines[i : i + 8]
             break
-    question = _question_at(tex_path, where) if where else None
+    student, question = _place(tex_path, where) if where else (None, None)
     head = f"LaTeX failed on {tex_path.name}"
     if where:
         head += f" line {where}"
+    if student:
+        head += f", student {student}"
     if question:
         head += f", in question {question[0] + 1} ({question[1]}, seed {question[2]})"
     body = "\n".join("  " + l for l in excerpt) if excerpt else "  (no error line found in the log)"
     return f"{head}:\n{body}\n  full log: {tex_path.with_suffix('.log')}"
 
 
-def _question_at(tex_path: Path, line_no: int) -> tuple[int, str, str] | None:
+def _place(tex_path: Path, line_no: int) -> tuple[str | None, tuple[int, str, str] | None]:
+    """The student and question whose source holds `line_no`, from the examforge markers."""
     try:
         source = tex_path.read_text(encoding="utf-8").splitlines()
     except OSError:
-        return None
-    found = None
-    for i, line in enumerate(source[:line_no], start=1):
+        return None, None
+    return place_in_source(source, line_no)
+
+
+def place_in_source(source: list[str], line_no: int) -> tuple[str | None, tuple[int, str, str] | None]:
+    student, found = None, None
+    for line in source[:line_no]:
+        if not line.startswith("% examforge:"):
+            continue
         m = _MARKER.match(line)
         if m:
             found = (int(m.group(1)), m.group(2), m.group(3))
+            continue
+        m = _STUDENT.match(line)
+        if m:
+            student, found = m.group(2), None
         elif line.startswith("% examforge:end"):
             found = None
-    return found
+    return student, found
+
+
+def overfull_lines(log: str, *, limit_pt: float) -> list[tuple[float, int]]:
+    """(points too wide, source line) for every line that runs more than `limit_pt` into the margin."""
+    out = []
+    for m in _OVERFULL.finditer(log):
+        width = float(m.group(1))
+        line = next(int(g) for g in m.groups()[1:] if g)
+        if width > limit_pt:
+            out.append((width, line))
+    return out
+
+
+@lru_cache(maxsize=1)
+def engine_id() -> str:
+    """What the cache key must change with: the TeX engine and this package's templates."""
+    from examforge import __version__
+
+    try:
+        banner = subprocess.run(["pdflatex", "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        banner = "unknown"
+    return f"{__version__}\n{banner.splitlines()[0] if banner else ''}"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    pdf: Path
+    side: str  # the .efl side file LaTeX wrote: positions, pages, overflows
+    log: str
+    cached: bool
+
+
+def compile_cached(tex: str, workdir: Path, name: str, cache_dir: Path | None) -> Compiled:
+    """Compile `tex` once; with a cache, the same source (and engine) returns the stored PDF."""
+    key = hashlib.sha256((engine_id() + "\n" + tex).encode("utf-8")).hexdigest()
+    if cache_dir is not None:
+        pdf, side, log = (cache_dir / f"{key}{ext}" for ext in (".pdf", ".efl", ".log"))
+        if pdf.exists() and side.exists() and log.exists():
+            os.utime(pdf)  # mark as used
+            return Compiled(pdf, side.read_text(encoding="utf-8"), log.read_text(encoding="latin-1"), True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    tex_path = workdir / f"{name}.tex"
+    tex_path.write_text(tex, encoding="utf-8")
+    pdf_path = run_pdflatex(tex_path, rerun=False)
+    side_path, log_path = tex_path.with_suffix(".efl"), tex_path.with_suffix(".log")
+    if not side_path.exists():  # a document without the exam template's side file
+        side_path.write_text("", encoding="utf-8")
+    result = Compiled(pdf_path, side_path.read_text(encoding="utf-8"), log_path.read_text(encoding="latin-1"), False)
+    if cache_dir is not None and pdf_path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for src, ext in ((side_path, ".efl"), (log_path, ".log"), (pdf_path, ".pdf")):  # the PDF last
+            tmp = cache_dir / f".{key}{ext}.tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, cache_dir / f"{key}{ext}")
+        result = Compiled(cache_dir / f"{key}.pdf", result.side, result.log, False)
+    return result

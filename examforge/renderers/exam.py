@@ -1,14 +1,30 @@
-"""The exam and key documents: the same drawn questions through one outer template."""
+"""The exam and key documents: drawn questions placed in the one shared layout.
+
+One LaTeX document holds one or many entries (a student's exam and key, or the blank template),
+so a whole chunk of the class compiles in a single pdflatex run and is split afterwards. A
+student's statements are typeset once and shown in both the exam and the key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+import shutil
+import subprocess
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-from examforge.renderers.blocks import question_latex, solution_latex
+from examforge import layout as L
+from examforge.qr import best_mask, pdf_drawing, qr_matrix
+from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.latex import Latex, escape, render
 from examforge.roster import Student
 from examforge.spec import ExamSpec, QuestionSpec
 from examforge.variant import Variant
+
+QR_SIZE_CM = 1.3
+ID_BOX_CM = 1.6
+FOOTSKIP_PT = 46
 
 
 @dataclass(frozen=True)
@@ -19,46 +35,232 @@ class DrawnQuestion:
     variant: Variant
 
 
+@dataclass
+class Entry:
+    """One student's documents in a batch (`kinds` among exam, key), or the blank template."""
+
+    index: int
+    student: Student | None  # None for the blank template
+    questions: list[DrawnQuestion]
+    kinds: tuple[str, ...] = ("exam", "key")
+    exam_code: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# Combining marks LaTeX can put on any letter (T1 fonts); others are dropped, keeping the letter.
+_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
+            "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0323": "d",
+            "\u0327": "c", "\u0328": "k", "\u0331": "b"}
+
+
+@lru_cache(maxsize=1)
+def _inputenc_chars() -> frozenset[int]:
+    """Code points pdflatex's utf8 input encoding typesets with our fonts (T1 and TS1)."""
+    chars = set(range(0xA0, 0x100))
+    if shutil.which("kpsewhich"):
+        for name in ("t1enc.dfu", "ts1enc.dfu"):
+            path = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
+            if path:
+                text = open(path, encoding="latin-1").read()
+                chars |= {int(h, 16) for h in re.findall(r"\\DeclareUnicodeCharacter\{([0-9A-Fa-f]+)\}", text)}
+    return frozenset(chars)
+
+
+def unicode_text(text: str) -> Latex:
+    """User text (a student's name) for pdflatex: characters its input encoding knows print as
+    they are; others are built from a base letter and LaTeX accents (Nguyễn, Adébáyọ̀), so any
+    Unicode name compiles. Everything is escaped."""
+    known = _inputenc_chars()
+    out = []
+    for cluster in re.findall(r".[\u0300-\u036f]*", unicodedata.normalize("NFD", text), re.S):
+        whole = unicodedata.normalize("NFC", cluster)
+        if len(whole) == 1 and (ord(whole) < 128 or ord(whole) in known):
+            out.append(escape(whole))
+            continue
+        base = cluster[0]
+        latex = escape(base) if ord(base) < 128 or ord(base) in known else escape("?")
+        for mark in cluster[1:]:
+            if mark in _ACCENTS:
+                latex = Latex("\\" + _ACCENTS[mark] + "{" + latex + "}")
+        out.append(latex)
+    return Latex("".join(out))
+
+
 def _points(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def render_document(
-    spec: ExamSpec, student: Student, questions: list[DrawnQuestion], *, key: bool
-) -> str:
-    sections = []
-    for s_index, section in enumerate(spec.sections):
+def points_label(value: float) -> str:
+    return f"{_points(value)} point" + ("" if value == 1 else "s")
+
+
+def qr_payload(exam_code: str, student_id: str, page: int, n_pages: int) -> str:
+    return f"EF|{exam_code}|{student_id}|{page}/{n_pages}"
+
+
+def geometry_context(layout: L.Layout) -> dict:
+    """The lengths the LaTeX templates need (in sp unless a unit is given)."""
+    return {
+        "paper_w": layout.paper_w, "paper_h": layout.paper_h, "text_w": layout.text_w,
+        "text_h": layout.text_h, "margin_x": layout.margin_x, "margin_top": layout.margin_top,
+        "footskip": f"{FOOTSKIP_PT}pt", "rule": L.pt_sp(L.BOX_RULE_PT), "pad": L.pt_sp(L.BOX_PAD_PT),
+        "header": L.pt_sp(L.QUESTION_HEADER_PT), "statement_gap": L.pt_sp(L.STATEMENT_GAP_PT),
+        "part_gap": L.pt_sp(L.PART_GAP_PT), "slot_gap": L.pt_sp(L.SLOT_GAP_PT),
+        "id_box": L.cm_sp(ID_BOX_CM), "qr_size": L.cm_sp(QR_SIZE_CM),
+    }
+
+
+def _pages(spec: ExamSpec, layout: L.Layout) -> list[list[dict]]:
+    pages = []
+    for page in layout.pages:
         items = []
-        for dq in (q for q in questions if q.section == s_index):
-            items.append(
-                {
-                    "slot": dq.slot,
-                    "generator": dq.variant.qtype.id,
-                    "seed": dq.variant.seed if dq.variant.seed is not None else "fixed",
-                    "points": _points(dq.spec.points),
-                    "body": question_latex(dq.variant, key=key, height=dq.spec.box_height),
-                    "solution": solution_latex(dq.variant) if key else Latex(""),
-                }
-            )
-        sections.append(
-            {
-                "number": s_index + 1,
-                "title": section.title,
-                "instructions": section.instructions or "",
-                "points": _points(section.points),
-                "questions": items,
-            }
-        )
+        for item in page:
+            if isinstance(item, L.HeadingPlan):
+                section = spec.sections[item.section]
+                items.append({
+                    "heading": True, "section": item.section, "number": item.section + 1,
+                    "title": section.title, "points": points_label(section.points),
+                    "instructions": section.instructions or "", "height": item.height,
+                })
+            else:
+                q = spec.slots()[item.slot][2]
+                items.append({
+                    "heading": False, "index": item.slot, "number": item.number, "slot": item.slot,
+                    "points": points_label(q.points), "statement_height": item.statement,
+                    "boxes": [{"name": b.name, "height": b.height, "label": b.label,
+                               "points": points_label(float(b.points)) if b.points else ""}
+                              for b in item.boxes],
+                })
+        pages.append(items)
+    return pages
+
+
+def _answer_box(v: Variant, *, key: bool) -> Latex:
     return render(
+        "blocks/answer_area.tex.j2",
+        choices=v.choices, key=key, height="0pt", framed=False, form=v.form,
+        answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
+        correct=("True" if v.claim_is_true else "False") if v.form == "tf" else (v.correct_letter or ""),
+    )
+
+
+def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]) -> dict:
+    v = dq.variant
+    boxes: dict[str, Latex] = {}
+    if "template" in kinds:
+        statement = Latex(
+            r"\textit{" + escape(v.qtype.summary) + r"}\par\smallskip"
+            r"{\small (Each student's copy shows this question with their own numbers.)}"
+        )
+        boxes["template"] = Latex("")
+    else:
+        statement = question_text(v)
+    if "exam" in kinds:
+        boxes["exam"] = _answer_box(v, key=False)
+    if "key" in kinds:
+        boxes["key"] = _answer_box(v, key=True)
+    return {
+        "slot": dq.slot,
+        "number": layout_slot.number,
+        "generator": v.qtype.id,
+        "seed": v.seed if v.seed is not None else "fixed",
+        "points": points_label(dq.spec.points),
+        "statement": statement,
+        "statement_height": layout_slot.statement,
+        "boxes": boxes,
+        "solution": solution_latex(v) if "key" in kinds else Latex(""),
+    }
+
+
+def _entry(e: Entry, layout: L.Layout) -> dict:
+    plans = {s.slot: s for s in layout.slots}
+    student = e.student
+    sid = escape(student.id) if student else Latex("")
+    header = {
+        "exam": Latex(r"ID \texttt{" + sid + "}"),
+        "key": Latex(r"{\color{red}SOLUTION KEY}\quad ID \texttt{" + sid + "}"),
+        "template": Latex("Blank template"),
+    }
+    qr = []
+    if layout.qr and student is not None and "exam" in e.kinds:
+        size_bp = QR_SIZE_CM * 72 / 2.54  # PDF operators work in big points
+        texts = [qr_payload(e.exam_code, student.id, page, layout.n_pages) for page in range(1, layout.n_pages + 1)]
+        mask = best_mask(texts[0])  # one student's codes differ in the page number only
+        for page, text in enumerate(texts, start=1):
+            qr.append((page, Latex(pdf_drawing(qr_matrix(text, mask=mask), size_bp))))
+    return {
+        "index": e.index,
+        "id": student.id if student else "template",
+        "name": unicode_text(student.name) if student else "",
+        "kinds": e.kinds,
+        "header": header,
+        "qr": qr,
+        "questions": [_question(dq, plans[dq.slot], e.kinds) for dq in e.questions],
+    }
+
+
+_PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
+
+
+def memoize_figures(tex: str) -> str:
+    """Typeset each distinct TikZ picture once per document: its first occurrence becomes a form
+    XObject, later identical ones reuse it (pgfplots takes a tenth of a second per picture, and a
+    class shares most figures: the same empty axes, the same few bar charts)."""
+    seen: set[str] = set()
+
+    def replace(m: re.Match) -> str:
+        source = m.group(0)
+        if source.count("\\begin{tikzpicture}") > 1 or "remember picture" in source or "overlay" in source:
+            return source
+        key = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+        if key in seen:
+            return f"\\efmemouse{{{key}}}"
+        seen.add(key)
+        return f"\\begin{{efmemo}}{{{key}}}{source}\\end{{efmemo}}"
+
+    return _PICTURE.sub(replace, tex)
+
+
+def render_batch(spec: ExamSpec, layout: L.Layout, entries: list[Entry]) -> str:
+    """One document holding every entry, in order."""
+    sections = [
+        {"number": i + 1, "title": s.title, "points": _points(s.points)} for i, s in enumerate(spec.sections)
+    ]
+    return memoize_figures(render(
         "exam.tex.j2",
-        key=key,
+        g=geometry_context(layout),
+        flow=layout.flow,
         title=spec.title,
         course=spec.course,
         date=spec.date,
         instructions=spec.instructions,
-        student_name=student.name,
-        student_id=student.id,
-        version_label=escape(f"ID {student.id}"),
         sections=sections,
         total_points=_points(spec.total_points),
-    )
+        n_slots=len(spec.slots()),
+        n_pages=layout.n_pages,
+        padding_pages=layout.padding_pages,
+        pages=_pages(spec, layout),
+        entries=[_entry(e, layout) for e in entries],
+    ))
+
+
+def fallback_layout(spec: ExamSpec) -> L.Layout:
+    """A flowing layout for a standalone document: the spec's heights (and fallbacks) as minimum
+    heights, every box as tall as its content needs, pages broken by TeX."""
+    from examforge.calibration import fallback_heights
+
+    return L.plan_layout(spec, fallback_heights(spec), flow=True)
+
+
+def render_document(
+    spec: ExamSpec, student: Student, questions: list[DrawnQuestion], *, key: bool, layout: L.Layout | None = None
+) -> str:
+    """One student's exam (key=False) or solution key (key=True) as a standalone document: in
+    `layout` (the class's shared one), or, by default, flowing (see `fallback_layout`)."""
+    layout = layout or fallback_layout(spec)
+    entry = Entry(0, student, questions, kinds=("key",) if key else ("exam",))
+    return render_batch(spec, layout, [entry])
+
+
+def template_entry(spec: ExamSpec, questions: list[DrawnQuestion]) -> Entry:
+    return Entry(0, None, questions, kinds=("template",))

@@ -1,0 +1,209 @@
+"""`examforge verify DIR`: re-read every PDF of a build and check that the class can be printed,
+scanned and graded on Gradescope.
+
+- every student's exam has the layout's page count; keys have at least that many;
+- every answer box, the name and the ID box sit where the blank template has them, both in the
+  positions LaTeX recorded during the compile and in the frames drawn in each PDF;
+- page 1 of each exam shows the student's name or id; no exam carries solution text;
+- each key shows the answers listed in answers.csv;
+- the files are the ones manifest.csv lists (sha256), and print/exams.pdf holds every student in
+  roster order, so a scanned stack splits back into students every N pages;
+- gradescope/outline.json matches the template's regions."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from examforge.errors import VerifyError
+from examforge.pdftext import PdfDoc, frame_rules, pdf_text, same_frames
+from examforge.renderers.text import normalize
+
+SOLUTION_MARKERS = ("SOLUTION KEY", "Worked solution", "Answer:")
+
+
+@dataclass
+class Report:
+    students: int
+    pages: int
+    checked_pages: int
+
+    def summary(self) -> str:
+        return (f"verified {self.students} students: {self.pages} pages each, same boxes everywhere, "
+                f"{self.checked_pages} pages re-read")
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verify(out_dir: str | Path, *, jobs: int | None = None, progress: Callable | None = None) -> Report:
+    out = Path(out_dir)
+    progress = progress or (lambda *_: None)
+    needed = ["manifest.json", "manifest.csv", "answers.csv", "gradescope/layout.json",
+              "gradescope/outline.json", "gradescope/template.pdf", "print/exams.pdf"]
+    missing = [name for name in needed if not (out / name).exists()]
+    if missing:
+        raise VerifyError(f"{out}: not a complete build: missing {', '.join(missing)}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    layout = json.loads((out / "gradescope/layout.json").read_text(encoding="utf-8"))
+    n_pages = layout["pages"]
+    template_regions = layout["regions_sp"]
+    students = manifest["students"]
+    rows = {r["student_id"]: r for r in _read_csv(out / "manifest.csv")}
+    answers: dict[str, list[dict]] = {}
+    for r in _read_csv(out / "answers.csv"):
+        answers.setdefault(r["student_id"], []).append(r)
+    problems: list[str] = []
+
+    ids = [s["id"] for s in students]
+    if list(rows) != ids:
+        problems.append("manifest.csv does not list the students of manifest.json in the same order")
+    if set(answers) != set(ids):
+        problems.append("answers.csv does not cover exactly the students of manifest.json")
+
+    template_pdf = out / "gradescope/template.pdf"
+    template_frames = frame_rules(template_pdf)
+    if len(template_frames) != n_pages:
+        problems.append(f"gradescope/template.pdf does not have {n_pages} pages")
+    problems += _check_outline(out, layout)
+
+    args = [(out, s, rows.get(s["id"], {}), answers.get(s["id"], []), n_pages, template_regions, template_frames)
+            for s in students]
+    checked = 0
+    page_hashes: dict[str, list[str]] = {}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(students)))
+    # Reading PDFs is Python work: processes, not threads, use the cores.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        printed = pool.submit(_page_digests, out / "print/exams.pdf")  # read alongside the students
+        results = pool.map(_check_student_args, args, chunksize=8) if workers > 1 else map(_check_student_args, args)
+        for done, (student, (found, pages, hashes)) in enumerate(zip(students, results), start=1):
+            problems += found
+            checked += pages
+            page_hashes[student["id"]] = hashes
+            progress("verifying", done, len(students))
+        problems += _check_print(students, n_pages, page_hashes, printed.result())
+    if problems:
+        shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
+        raise VerifyError("verification failed:\n  " + "\n  ".join(shown))
+    return Report(len(students), n_pages, checked)
+
+
+def _check_student_args(args):
+    return _check_student(*args)
+
+
+def _check_student(out, student, row, answer_rows, n_pages, template_regions, template_frames):
+    """(problems, pages read, a digest of each exam page's content for the print check)."""
+    problems = []
+    sid = student["id"]
+    exam_path, key_path = out / student["exam_pdf"], out / student["key_pdf"]
+    for path, column in ((exam_path, "sha256"), (key_path, "key_sha256")):
+        if not path.exists():
+            return [f"{path.relative_to(out)}: missing"], 0, []
+        if row.get(column) != _sha(path):
+            problems.append(f"{path.relative_to(out)}: sha256 differs from manifest.csv")
+    exam, key = PdfDoc(exam_path), PdfDoc(key_path)
+    if len(exam) != n_pages:
+        problems.append(f"students/{sid}.pdf: {len(exam)} pages, the layout has {n_pages}")
+    if len(key) < n_pages:
+        problems.append(f"keys/{sid}.pdf: {len(key)} pages, fewer than the layout's {n_pages}")
+    # Positions LaTeX recorded while typesetting this student.
+    for kind in ("exam", "key"):
+        recorded = student.get("regions", {}).get(kind)
+        if recorded != template_regions:
+            moved = sorted(k for k in template_regions if (recorded or {}).get(k) != template_regions[k])
+            problems.append(f"{sid} ({kind}): boxes not where the template has them: {', '.join(moved[:8])}")
+    # The frames actually drawn in the PDFs.
+    for doc, name in ((exam, f"students/{sid}.pdf"), (key, f"keys/{sid}.pdf")):
+        pages = [i + 1 for i in range(min(len(doc), n_pages)) if not same_frames(doc.frames(i), template_frames[i])]
+        if pages:
+            problems.append(f"{name}: answer-box frames differ from the template's on page(s) {pages}")
+    # Text: who it is for, no solutions in the exam, every answer of answers.csv in the key.
+    exam_pages = [normalize(exam.text(i)) for i in range(len(exam))]
+    # The cover prints "Version for <name> (<id>)"; the parentheses keep s1 from matching s10.
+    if not exam_pages or (normalize(student["name"]) not in exam_pages[0] and f"({normalize(sid)})" not in exam_pages[0]):
+        problems.append(f"students/{sid}.pdf: page 1 shows neither {student['name']!r} nor {sid!r}")
+    for marker in SOLUTION_MARKERS:
+        if any(normalize(marker) in page for page in exam_pages):
+            problems.append(f"students/{sid}.pdf: contains solution text {marker!r}")
+    # The answers sit in the boxes of the layout pages; the worked solutions follow.
+    key_text = normalize("".join(key.text(i) for i in range(min(len(key), n_pages))))
+    missing = _missing_answers(key_text, answer_rows)
+    if missing:  # the fast reading keeps content order; pdftotext, the reference, decides
+        key_text = normalize(pdf_text(key_path))
+        missing = _missing_answers(key_text, answer_rows)
+    if "SOLUTIONKEY" not in key_text:
+        problems.append(f"keys/{sid}.pdf: no SOLUTION KEY mark")
+    problems += [f"keys/{sid}.pdf: {m}" for m in missing]
+    hashes = [hashlib.sha1(exam.content(i)).hexdigest() for i in range(len(exam))]
+    return problems, len(exam) + len(key), hashes
+
+
+def _missing_answers(key_text: str, answer_rows: list[dict]) -> list[str]:
+    missing = []
+    for r in answer_rows:
+        for expected in json.loads(r["key_texts"]):
+            if normalize(expected) not in key_text:
+                missing.append(f"question {r['question']}: answer {expected!r} (answers.csv) not found")
+        if r["choice"] and f"Answer:{r['choice']}" not in key_text:
+            missing.append(f"question {r['question']}: 'Answer: {r['choice']}' not found")
+    return missing
+
+
+def _page_digests(path: Path) -> list[str]:
+    doc = PdfDoc(path)
+    return [hashlib.sha1(doc.content(i)).hexdigest() for i in range(len(doc))]
+
+
+def _check_print(students: list[dict], n_pages: int, page_hashes: dict[str, list[str]], printed: list[str]) -> list[str]:
+    """print/exams.pdf is every exam in roster order: cutting it every n pages gives each student
+    back (this is what Gradescope does with a scanned stack). Pages are compared by content."""
+    if len(printed) != len(students) * n_pages:
+        return [f"print/exams.pdf: {len(printed)} pages, expected {len(students)} x {n_pages}"]
+    problems = []
+    for k, student in enumerate(students):
+        own = page_hashes.get(student["id"], [])
+        if len(own) != n_pages:  # reported with the student
+            continue
+        for j in range(n_pages):
+            if printed[k * n_pages + j] != own[j]:
+                problems.append(f"print/exams.pdf: page {k * n_pages + j + 1} is not page {j + 1} of {student['id']}")
+                break
+    return problems
+
+
+def _check_outline(out: Path, layout: dict) -> list[str]:
+    outline = json.loads((out / "gradescope/outline.json").read_text(encoding="utf-8"))
+    regions = layout["regions"]
+    problems = []
+    ident = outline.get("assignment", {}).get("identification_regions", {})
+    for key, name in (("name", "name"), ("sid", "sid")):
+        rect = ident.get(key)
+        if not rect or rect.get("page_number") != 1:
+            problems.append(f"gradescope/outline.json: no {key} region on page 1")
+            continue
+        x1, y1, x2, y2 = regions[name]["box"]
+        if abs(rect["x1"] - 100 * x1) > 0.06 or abs(rect["y1"] - 100 * y1) > 0.06:
+            problems.append(f"gradescope/outline.json: the {key} region is not the template's box")
+    n_questions = len(layout["slots"])
+    if len(outline.get("question_data", [])) != n_questions:
+        problems.append(f"gradescope/outline.json: {len(outline.get('question_data', []))} questions, "
+                        f"the layout has {n_questions}")
+    for q in outline.get("question_data", []):
+        for rect in q.get("crop_rect_list", []) + [r for c in q.get("children", []) for r in c["crop_rect_list"]]:
+            if not (0 <= rect["x1"] < rect["x2"] <= 100 and 0 <= rect["y1"] < rect["y2"] <= 100):
+                problems.append(f"gradescope/outline.json: {q['title']}: bad rectangle {rect}")
+    return problems
+
