@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.generators.conv import _dims
 from examforge.registry import register
 from examforge.renderers.latex import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values
@@ -23,13 +24,6 @@ MAX_INPUT_SIDE = 8
 MAX_OUTPUT_SIDE = 4
 
 
-def _dims(m, name: str) -> tuple[int, int]:
-    if not m or not m[0]:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix (a list of rows)")
-    widths = sorted({len(row) for row in m})
-    if len(widths) > 1:
-        raise ValueError(f"{name} is not rectangular: its rows have lengths {widths}")
-    return len(m), len(m[0])
 
 
 def _out(n: int, k: int, s: int) -> int:

@@ -116,13 +116,14 @@ def dense_mlp_step(
     x: Sequence[float],
     y: Sequence[float],
     weights: Sequence[Sequence[Sequence[float]]],
-    activations: Sequence[str],
+    activations: Sequence[str | Callable[[Tensor], Tensor]],
     *,
     lr: float,
     biases: Sequence[Sequence[float] | None] | None = None,
     loss: str = "half_sse",
 ) -> StepResult:
     """A stack of dense layers h_{k} = act_k(W_k h_{k-1} + b_k) with W_k of shape (out, in).
+    Activations are names from ACTIVATIONS or functions (e.g. `leaky_relu(0.1)`).
 
     Parameters are named W1, b1, W2, b2, ... (1-based); values record z1, a1, z2, a2, ...
     and y_hat (the last activation). Use activation "identity" for a linear output layer.
@@ -132,7 +133,7 @@ def dense_mlp_step(
     biases = list(biases) if biases is not None else [None] * len(weights)
     if len(biases) != len(weights):
         raise ValueError(f"{len(weights)} weight matrices but {len(biases)} bias vectors")
-    acts = [activation(name) for name in activations]
+    acts = [a if callable(a) else activation(a) for a in activations]
     loss_fn = LOSSES[loss]
     params: dict[str, Nested] = {}
     for k, (w, b) in enumerate(zip(weights, biases), start=1):
@@ -197,33 +198,5 @@ def dense_mlp_step_custom(
     biases: Sequence[Sequence[float] | None] | None = None,
     loss: str = "half_sse",
 ) -> StepResult:
-    """`dense_mlp_step` with activation functions instead of names (e.g. `leaky_relu(0.1)`).
-
-    Same parameter names (W1, b1, ...) and recorded values (z1, a1, ..., y_hat)."""
-    if len(weights) != len(activations):
-        raise ValueError(f"{len(weights)} weight matrices but {len(activations)} activations")
-    biases = list(biases) if biases is not None else [None] * len(weights)
-    if len(biases) != len(weights):
-        raise ValueError(f"{len(weights)} weight matrices but {len(biases)} bias vectors")
-    loss_fn = LOSSES[loss]
-    params: dict[str, Nested] = {}
-    for k, (w, b) in enumerate(zip(weights, biases), start=1):
-        params[f"W{k}"] = [list(map(float, row)) for row in w]
-        if b is not None:
-            params[f"b{k}"] = list(map(float, b))
-    x_t = torch.tensor(list(map(float, x)), dtype=DTYPE)
-    y_t = torch.tensor(list(map(float, y)), dtype=DTYPE)
-
-    def forward(p: dict[str, Tensor]):
-        h = x_t
-        record: dict[str, Tensor] = {}
-        for k, act in enumerate(activations, start=1):
-            z = p[f"W{k}"] @ h
-            if f"b{k}" in p:
-                z = z + p[f"b{k}"]
-            h = act(z)
-            record[f"z{k}"], record[f"a{k}"] = z, h
-        record["y_hat"] = h
-        return loss_fn(h, y_t), record
-
-    return sgd_step(params, forward, lr=lr)
+    """`dense_mlp_step` with activation functions instead of names (e.g. `leaky_relu(0.1)`)."""
+    return dense_mlp_step(x, y, weights, activations, lr=lr, biases=biases, loss=loss)
