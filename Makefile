@@ -1,5 +1,5 @@
 # examforge: two commands on a fresh machine.
-#   make demo   builds examples/midterm.yaml for examples/roster.csv into out/
+#   make demo   builds examples/midterm.yaml into out/ and examples/exam2.yaml into out/exam2/
 #   make test   runs the test suite (real pdflatex; the web drill in headless Chromium)
 # Both bootstrap .venv, the CPU torch wheel, the package and TeX Live, idempotently;
 # `make test` also installs Debian's Chromium for the browser test when it is missing.

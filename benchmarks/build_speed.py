@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,13 @@ def write_roster(path: Path, n: int) -> None:
             writer.writerow([f"s{i:04d}", f"{NAMES[i % len(NAMES)]} {i}", f"s{i}@example.edu"])
 
 
-def raw_limit(spec_path: Path, roster: Path, out: Path, workdir: Path) -> tuple[float, int]:
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its finished children (pdflatex runs, workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def raw_limit(spec_path: Path, roster: Path, out: Path, workdir: Path) -> tuple[float, int, float]:
     """One pdflatex run over the whole class in one .tex (every exam and key, in the build's
     layout, figures shared across the class), timed alone: the limit for the build."""
     spec = load_spec(spec_path)
@@ -52,11 +59,11 @@ def raw_limit(spec_path: Path, roster: Path, out: Path, workdir: Path) -> tuple[
                for i, s in enumerate(load_roster(roster))]
     tex = workdir / "whole-class.tex"
     tex.write_text(render_batch(spec, layout, entries), encoding="utf-8")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", tex.name],
                    cwd=workdir, env=latex_env(), stdout=subprocess.DEVNULL, check=True)
-    elapsed = time.perf_counter() - start
-    return elapsed, len(PdfReader(str(tex.with_suffix(".pdf"))).pages)
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    return elapsed, len(PdfReader(str(tex.with_suffix(".pdf"))).pages), cpu
 
 
 def main() -> int:
@@ -86,25 +93,29 @@ def main() -> int:
                     stages[stage] = time.perf_counter() - start
 
             load_before = os.getloadavg()[0]
+            cpu = cpu_seconds()
             manifest = build(args.spec, roster, tmp / "out", jobs=args.jobs, progress=progress)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
             pages = sum(s["pages"]["exam"] + s["pages"]["key"] for s in manifest["students"])
             # Rebuild with unchanged inputs: nothing compiles.
             again = time.perf_counter()
             build(args.spec, roster, tmp / "out", jobs=args.jobs)
             rebuild = time.perf_counter() - again
             row = {"students": n, "wall_s": round(wall, 1), "pages": pages, "pages_per_s": round(pages / wall, 1),
-                   "stages_s": {k: round(v, 1) for k, v in stages.items()}, "rebuild_s": round(rebuild, 1),
+                   "cpu_s": round(cpu, 1), "stages_s": {k: round(v, 1) for k, v in stages.items()},
+                   "rebuild_s": round(rebuild, 1),
                    "load_avg": round(load_before, 1)}
             if not args.no_limit:
                 (tmp / "limit").mkdir()
-                limit, limit_pages = raw_limit(Path(args.spec), roster, tmp / "out", tmp / "limit")
-                row.update(limit_s=round(limit, 1), limit_pages=limit_pages, ratio=round(wall / limit, 2))
+                limit, limit_pages, limit_cpu = raw_limit(Path(args.spec), roster, tmp / "out", tmp / "limit")
+                row.update(limit_s=round(limit, 1), limit_cpu_s=round(limit_cpu, 1), limit_pages=limit_pages,
+                           ratio=round(wall / limit, 2))
             results.append(row)
-            line = (f"{n:>4} students: {wall:6.1f} s wall, {pages} pages, {pages / wall:6.1f} pages/s; "
+            line = (f"{n:>4} students: {wall:6.1f} s wall ({cpu:.0f} s CPU), {pages} pages, {pages / wall:6.1f} pages/s; "
                     f"stages {row['stages_s']}; rebuild {rebuild:.1f} s")
             if "limit_s" in row:
-                line += f"; limit (1 raw pdflatex) {row['limit_s']} s -> ratio {row['ratio']}"
+                line += (f"; limit (1 raw pdflatex) {row['limit_s']} s ({row['limit_cpu_s']} s CPU) "
+                         f"-> ratio {row['ratio']}")
             line += f"; load {load_before:.1f}"
             print(line, flush=True)
             if n in TARGET_S and wall > TARGET_S[n]:

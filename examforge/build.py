@@ -52,6 +52,7 @@ MAX_CHUNK = 125  # students per pdflatex run at most; the split depends on the c
 # the PDFs do not depend on --jobs. Big chunks share more figures (each is typeset once per run);
 # small ones start LaTeX sooner, while the rest of the class is still being drawn.
 OVERFULL_LIMIT_PT = 5.0  # a line may stick out this far into the margin, no further
+QUESTION_MARGIN_PT = 4.0  # Gradescope regions start this far above a question's header line
 
 Progress = Callable[[str, int, int], None]
 
@@ -344,9 +345,10 @@ def outline(spec: ExamSpec, layout: L.Layout, template_points) -> dict:
     questions = []
     for slot in layout.slots:
         q = spec.slots()[slot.slot][2]
-        statement = reg[f"q{slot.number}:statement"]
-        first, last = reg[slot.boxes[0].name], reg[slot.boxes[-1].name]
-        whole = [statement[0], first[1], statement[2], last[3], last[4]]
+        page, x1, top, x2, bottom = reg[f"q{slot.number}:statement"]
+        statement = [page, x1, top + L.pt_sp(QUESTION_MARGIN_PT), x2, bottom]  # a little air above the header
+        last = reg[slot.boxes[-1].name]
+        whole = [page, x1, statement[2], last[3], last[4]]
         item = {
             "title": f"Question {slot.number}",
             "weight": q.points,

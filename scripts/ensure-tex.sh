@@ -3,12 +3,13 @@
 # Installs them from Debian's packages when missing; idempotent.
 set -euo pipefail
 
-PACKAGES="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-pictures lmodern latexmk poppler-utils"
+PACKAGES="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-pictures lmodern latexmk poppler-utils zbar-tools"
 
 have_all() {
   command -v pdflatex >/dev/null 2>&1 || return 1
   command -v pdftotext >/dev/null 2>&1 || return 1
   command -v pdftoppm >/dev/null 2>&1 || return 1
+  command -v zbarimg >/dev/null 2>&1 || return 1  # reads exam QR codes back in the tests
   for sty in exam.cls tikz.sty pgfplots.sty lmodern.sty zref-savepos.sty; do
     [ -n "$(kpsewhich "$sty" 2>/dev/null)" ] || return 1
   done

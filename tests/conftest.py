@@ -18,3 +18,12 @@ def require_tex():
 @pytest.fixture
 def tex():
     require_tex()
+
+
+def require_tools(*tools: str) -> None:
+    """Skip locally when a command-line tool is missing; in CI that is a failure."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        if IN_CI:
+            pytest.fail(f"{', '.join(missing)} missing in CI; 'make test' installs them")
+        pytest.skip(f"{', '.join(missing)} not installed; 'make test' installs them")

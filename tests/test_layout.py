@@ -148,8 +148,9 @@ def _pgm(matrix: np.ndarray, path, scale: int = 8) -> None:
 
 @pytest.mark.parametrize("text", ["EF|3f9a2c1d|s001|3/12", "EF|3f9a2c1d|" + "a" * 64 + "|12/12", "x" * 150])
 def test_qr_codes_decode(tmp_path, text):
-    if shutil.which("zbarimg") is None:
-        pytest.skip("zbarimg (zbar-tools) not installed")
+    from .conftest import require_tools
+
+    require_tools("zbarimg")
     for mask in (None, 3):
         matrix = qr_matrix(text, mask=mask)
         size = matrix.shape[0]

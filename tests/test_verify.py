@@ -175,8 +175,9 @@ def test_an_outline_that_misses_the_name_box_is_caught(copy):
 
 def test_every_exam_page_carries_a_qr_code_of_exam_student_and_page(clean, tmp_path):
     """Render a page, read its QR code back (zbarimg), and find exam, student and page in it."""
-    if shutil.which("zbarimg") is None or shutil.which("pdftoppm") is None:
-        pytest.skip("zbarimg (zbar-tools) or pdftoppm not installed")
+    from .conftest import require_tools
+
+    require_tools("zbarimg", "pdftoppm")
     out, manifest = clean
     n = manifest["pages"]
     subprocess.run(["pdftoppm", "-png", "-r", "200", "-f", "2", "-l", "2", str(out / "students" / "s2.pdf"),

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from examforge import layout as L
@@ -43,8 +43,7 @@ class Entry:
     student: Student | None  # None for the blank template
     questions: list[DrawnQuestion]
     kinds: tuple[str, ...] = ("exam", "key")
-    exam_code: str = ""
-    extra: dict = field(default_factory=dict)
+    exam_code: str = ""  # names the exam in QR codes
 
 
 # Combining marks LaTeX can put on any letter (T1 fonts); others are dropped, keeping the letter.
