@@ -222,6 +222,25 @@ def test_rebuild_with_unchanged_inputs_compiles_nothing(built, monkeypatch):
     assert {p.name: p.read_bytes() for p in (out / "students").iterdir()} == before
 
 
+def test_rebuild_skips_verify_only_for_outputs_verified_before(built, monkeypatch):
+    """Unchanged outputs passed verify already; anything different is verified again."""
+    root, out, _ = built
+    import examforge.verify as verify_module
+
+    calls = []
+    real = verify_module.verify
+    monkeypatch.setattr(verify_module, "verify", lambda *a, **k: calls.append(a) or real(*a, **k))
+    build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
+    assert calls == []  # the same bytes as the verified build
+    marker = out / ".examforge-cache" / "verified.sha256"
+    marker.write_text("0" * 64)  # e.g. another examforge version verified something else
+    build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
+    assert len(calls) == 1 and marker.read_text() != "0" * 64
+    build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
+    assert len(calls) == 1
+    verify(out)  # the user's `examforge verify` always checks everything
+
+
 def test_overflow_fails_naming_student_question_and_overflow(tmp_path):
     from .conftest import require_tex
 

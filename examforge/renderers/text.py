@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pylatexenc import latexwalker
 from pylatexenc.macrospec import MacroSpec
@@ -39,6 +40,7 @@ _parse_context.add_context_category(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a class repeats many answers (shapes, True/False, small fractions)
 def latex_to_text(latex: str) -> str:
     nodes, _, _ = latexwalker.LatexWalker(latex, latex_context=_parse_context, tolerant_parsing=True).get_latex_nodes()
     text = _converter.nodelist_to_text(nodes)
