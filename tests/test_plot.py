@@ -162,3 +162,13 @@ def test_figures_in_an_exam_are_centred(tmp_path, tex):
     assert prob, "the plot's title is not in the PDF"
     centre = (prob[-1][0] + prob[-1][1]) / 2
     assert abs(centre - width / 2) < 0.08 * width, f"title centred at {centre:.0f}pt on a {width:.0f}pt page"
+
+
+def test_tikz_loads_only_when_a_figure_still_needs_it():
+    head = "\\documentclass{exam}\n\\usepackage{tikz}% examforge:tikz\n\\usepackage{pgfplots}% examforge:tikz\n"
+    plot = r"\begin{tikzpicture}" + BAR + r"\end{tikzpicture}"
+    other = r"\begin{tikzpicture}\draw (0,0) -- (1,1);\end{tikzpicture}"
+    only_plots = memoize_figures(head + "\\begin{document}" + plot + "\\end{document}")
+    assert "tikz" not in only_plots.split("\\begin{document}")[0] and r"\begin{picture}" in only_plots
+    mixed = memoize_figures(head + "\\begin{document}" + plot + other + "\\end{document}")
+    assert mixed.split("\\begin{document}")[0] == head

@@ -202,6 +202,9 @@ def _entry(e: Entry, layout: L.Layout) -> dict:
 _PICTURE = re.compile(r"\\begin\{tikzpicture\}(\[[^\]]*\])?(.*?)\\end\{tikzpicture\}", re.S)
 
 
+_USES_TIKZ = re.compile(r"\\begin\{tikzpicture\}|\\tikz|\\pgf|\\begin\{axis\}")
+
+
 def memoize_figures(tex: str) -> str:
     """Typeset each distinct figure once per document: its first occurrence becomes a form
     XObject, later identical ones reuse it. A pgfplots plot that examforge.plot models is drawn
@@ -223,7 +226,12 @@ def memoize_figures(tex: str) -> str:
         return f"\\begin{{efmemo}}{{{key}}}{source}\\end{{efmemo}}"
 
     head, begin, body = tex.partition("\\begin{document}")
-    return head + begin + _PICTURE.sub(replace, body) if begin else _PICTURE.sub(replace, tex)
+    if not begin:
+        return _PICTURE.sub(replace, tex)
+    body = _PICTURE.sub(replace, body)
+    if not _USES_TIKZ.search(body):  # every figure became a picture: TikZ need not load
+        head = "".join(line for line in head.splitlines(keepends=True) if "% examforge:tikz" not in line)
+    return head + begin + body
 
 
 def render_batch(spec: ExamSpec, layout: L.Layout, entries: list[Entry]) -> str:
