@@ -17,9 +17,12 @@ import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import pikepdf
 
 from examforge.errors import VerifyError
 from examforge.pdftext import PdfDoc, frame_rules, pdf_text, same_frames
@@ -74,7 +77,10 @@ def verify(out_dir: str | Path, *, jobs: int | None = None, progress: Callable |
         problems.append("answers.csv does not cover exactly the students of manifest.json")
 
     template_pdf = out / "gradescope/template.pdf"
-    template_frames = frame_rules(template_pdf)
+    try:
+        template_frames = frame_rules(template_pdf)
+    except pikepdf.PdfError as err:
+        raise VerifyError(f"verification failed:\n  gradescope/template.pdf: not a readable PDF ({err})") from None
     if len(template_frames) != n_pages:
         problems.append(f"gradescope/template.pdf does not have {n_pages} pages")
     problems += _check_outline(out, layout)
@@ -82,7 +88,7 @@ def verify(out_dir: str | Path, *, jobs: int | None = None, progress: Callable |
     args = [(out, s, rows.get(s["id"], {}), answers.get(s["id"], []), n_pages, template_regions, template_frames)
             for s in students]
     checked = 0
-    page_hashes: dict[str, list[str]] = {}
+    page_hashes: dict[str, list[tuple[str, str]]] = {}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(students)))
     # Reading PDFs is Python work: processes, not threads, use the cores.
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -93,7 +99,7 @@ def verify(out_dir: str | Path, *, jobs: int | None = None, progress: Callable |
             checked += pages
             page_hashes[student["id"]] = hashes
             progress("verifying", done, len(students))
-        problems += _check_print(students, n_pages, page_hashes, printed.result())
+        problems += _check_print(students, n_pages, page_hashes, printed.result(), out / "print/exams.pdf")
     if problems:
         shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
         raise VerifyError("verification failed:\n  " + "\n  ".join(shown))
@@ -114,7 +120,22 @@ def _check_student(out, student, row, answer_rows, n_pages, template_regions, te
             return [f"{path.relative_to(out)}: missing"], 0, []
         if row.get(column) != _sha(path):
             problems.append(f"{path.relative_to(out)}: sha256 differs from manifest.csv")
-    exam, key = PdfDoc(exam_path), PdfDoc(key_path)
+    with ExitStack() as stack:
+        docs = []
+        for path in (exam_path, key_path):
+            try:
+                docs.append(stack.enter_context(PdfDoc(path)))
+            except pikepdf.PdfError as err:
+                return problems + [f"{path.relative_to(out)}: not a readable PDF ({err})"], 0, []
+        try:
+            return _check_documents(problems, student, answer_rows, n_pages, template_regions, template_frames,
+                                    *docs, key_path)
+        except pikepdf.PdfError as err:
+            return problems + [f"{sid}: a PDF could not be read through ({err})"], 0, []
+
+
+def _check_documents(problems, student, answer_rows, n_pages, template_regions, template_frames, exam, key, key_path):
+    sid = student["id"]
     if len(exam) != n_pages:
         problems.append(f"students/{sid}.pdf: {len(exam)} pages, the layout has {n_pages}")
     if len(key) < n_pages:
@@ -139,7 +160,7 @@ def _check_student(out, student, row, answer_rows, n_pages, template_regions, te
         if any(normalize(marker) in page for page in exam_pages):
             problems.append(f"students/{sid}.pdf: contains solution text {marker!r}")
     # The answers sit in the boxes of the layout pages; the worked solutions follow.
-    key_text = normalize("".join(key.text(i) for i in range(min(len(key), n_pages))))
+    key_text = normalize("".join([key.text(i) for i in range(min(len(key), n_pages))]))
     missing = _missing_answers(key_text, answer_rows)
     if missing:  # the fast reading keeps content order; pdftotext, the reference, decides
         key_text = normalize(pdf_text(key_path))
@@ -147,7 +168,7 @@ def _check_student(out, student, row, answer_rows, n_pages, template_regions, te
     if "SOLUTIONKEY" not in key_text:
         problems.append(f"keys/{sid}.pdf: no SOLUTION KEY mark")
     problems += [f"keys/{sid}.pdf: {m}" for m in missing]
-    hashes = [hashlib.sha1(exam.content(i)).hexdigest() for i in range(len(exam))]
+    hashes = [(exam.encoded_digest(i), hashlib.sha1(exam.content(i)).hexdigest()) for i in range(len(exam))]
     return problems, len(exam) + len(key), hashes
 
 
@@ -162,25 +183,48 @@ def _missing_answers(key_text: str, answer_rows: list[dict]) -> list[str]:
     return missing
 
 
-def _page_digests(path: Path) -> list[str]:
-    doc = PdfDoc(path)
-    return [hashlib.sha1(doc.content(i)).hexdigest() for i in range(len(doc))]
+def _page_digests(path: Path, pages: list[int] | None = None) -> list[str] | str:
+    """A digest of each page's content as stored (no decompression) or, for the pages listed, of
+    its content itself; or why the file cannot be read."""
+    try:
+        with PdfDoc(path) as doc:
+            if pages is None:
+                return [doc.encoded_digest(i) for i in range(len(doc))]
+            return [hashlib.sha1(doc.content(i)).hexdigest() for i in pages]
+    except pikepdf.PdfError as err:
+        return f"not a readable PDF ({err})"
 
 
-def _check_print(students: list[dict], n_pages: int, page_hashes: dict[str, list[str]], printed: list[str]) -> list[str]:
+def _check_print(students: list[dict], n_pages: int, page_hashes: dict[str, list[tuple[str, str]]],
+                 printed: list[str] | str, path: Path) -> list[str]:
     """print/exams.pdf is every exam in roster order: cutting it every n pages gives each student
-    back (this is what Gradescope does with a scanned stack). Pages are compared by content."""
+    back (this is what Gradescope does with a scanned stack). Pages are compared by content: by
+    their stored bytes first (the print file copies the exams' streams as they are), and where
+    those differ, by their decompressed content."""
+    if isinstance(printed, str):
+        return [f"print/exams.pdf: {printed}"]
     if len(printed) != len(students) * n_pages:
         return [f"print/exams.pdf: {len(printed)} pages, expected {len(students)} x {n_pages}"]
-    problems = []
+    unsure = {}  # print page -> (student, its page, that page's content digest)
     for k, student in enumerate(students):
         own = page_hashes.get(student["id"], [])
         if len(own) != n_pages:  # reported with the student
             continue
-        for j in range(n_pages):
-            if printed[k * n_pages + j] != own[j]:
-                problems.append(f"print/exams.pdf: page {k * n_pages + j + 1} is not page {j + 1} of {student['id']}")
-                break
+        for j, (stored, content) in enumerate(own):
+            if printed[k * n_pages + j] != stored:
+                unsure[k * n_pages + j] = (student["id"], j, content)
+    if not unsure:
+        return []
+    pages = sorted(unsure)
+    contents = _page_digests(path, pages)
+    if isinstance(contents, str):
+        return [f"print/exams.pdf: {contents}"]
+    problems, reported = [], set()
+    for page, digest in zip(pages, contents):
+        sid, j, expected = unsure[page]
+        if digest != expected and sid not in reported:
+            reported.add(sid)
+            problems.append(f"print/exams.pdf: page {page + 1} is not page {j + 1} of {sid}")
     return problems
 
 
