@@ -116,7 +116,7 @@ def build(
     try:
         splitter = Splitter(staging, progress)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            layout, tex_sources, results, builds = _compile(
+            layout, tex_sources, results, builds, rows = _compile(
                 spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter
             )
         _check_fit(spec, layout, results, tex_sources, builds)
@@ -125,7 +125,7 @@ def build(
             (staging / "tex").mkdir(exist_ok=True)
             (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
         _write_gradescope(spec, layout, template_points, staging)
-        _write_csvs(spec, builds, staging)
+        _write_csvs(spec, builds, staging, rows)
         manifest = _manifest(spec, spec_path, layout, builds, code)
         (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
         shutil.rmtree(work, ignore_errors=True)
@@ -146,7 +146,8 @@ def build(
 def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter):
     """Calibrate, plan the layout, draw and render each chunk, and compile the chunks in parallel
     while the next one is being drawn; each chunk is split as soon as it is compiled, while the
-    others still compile. Returns the layout, the sources and the compiled runs."""
+    others still compile. Returns the layout, the sources, the compiled runs, the students'
+    builds and the rows of answers.csv."""
     samples = calibration_samples(spec, spec_path=str(spec_path))
     geometry = geometry_context(L.plan_layout(spec, fallback_heights(spec), flow=True))  # paper and margins
     tex_sources: dict[str, str] = {}
@@ -180,6 +181,7 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
         name = f"batch-{c_index:03d}"
         tex_sources[name] = render_batch(spec, layout, entries)
         futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir)
+    rows = answer_rows(spec, builds)  # while LaTeX runs
     results: dict[str, Compiled] = {}
     if calibration is not None:
         results["calibration"] = calibration.result()
@@ -195,16 +197,24 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
             done += 1
             progress("compiling", done, len(chunks))
         splitter.add(name, results[name], layout, builds)
-    return layout, tex_sources, results, builds
+    return layout, tex_sources, results, builds, rows
+
+
+FIRST_CHUNK = 16  # a small first run, so LaTeX starts while the rest of the class is drawn
 
 
 def split_class(students: list, max_chunk: int) -> list[list]:
-    """At least two chunks (two pdflatex runs in parallel) once there are two students, at most
-    `max_chunk` students each, sizes balanced; the split depends on the class size only."""
+    """Chunks of at most `max_chunk` students: a small first one (LaTeX starts sooner) once the
+    class has more than two chunks' worth, then balanced sizes; at least two chunks (two pdflatex
+    runs in parallel) once there are two students. The split depends on the class size only."""
     n = len(students)
+    head = []
+    if n > 2 * max_chunk and max_chunk > FIRST_CHUNK:
+        head, students = [students[:FIRST_CHUNK]], students[FIRST_CHUNK:]
+        n -= FIRST_CHUNK
     count = max(min(2, n), -(-n // max_chunk))
     bounds = [round(i * n / count) for i in range(count + 1)]
-    return [students[a:b] for a, b in zip(bounds, bounds[1:])]
+    return head + [students[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def _check_fit(spec, layout, results, tex_sources, builds) -> None:
@@ -424,14 +434,14 @@ MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "
 ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "key_texts"]
 
 
-def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path) -> None:
+def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path, rows: list[dict]) -> None:
     _csv(staging / "manifest.csv", [
         {"student_id": b.student.id, "name": b.student.name, "email": b.student.email, "exam_seed": spec.seed,
          "pdf": f"students/{b.student.id}.pdf", "pages": b.pages["exam"], "sha256": b.sha256["exam"],
          "key_pdf": f"keys/{b.student.id}.pdf", "key_pages": b.pages["key"], "key_sha256": b.sha256["key"]}
         for b in builds
     ], MANIFEST_FIELDS)
-    _csv(staging / "answers.csv", answer_rows(spec, builds), ANSWER_FIELDS)
+    _csv(staging / "answers.csv", rows, ANSWER_FIELDS)
 
 
 def _manifest(spec: ExamSpec, spec_path: Path, layout: L.Layout, builds: list[StudentBuild], code: str) -> dict:

@@ -118,9 +118,11 @@ def test_calibrated_heights_take_the_tallest_draw_plus_a_margin():
 def test_the_class_splits_into_balanced_chunks_that_depend_on_its_size_only():
     assert [len(c) for c in split_class(list(range(1)), 250)] == [1]
     assert sorted(len(c) for c in split_class(list(range(3)), 250)) == [1, 2]
-    assert [len(c) for c in split_class(list(range(500)), 125)] == [125] * 4
+    assert [len(c) for c in split_class(list(range(250)), 125)] == [125] * 2
+    assert [len(c) for c in split_class(list(range(500)), 125)] == [16] + [121] * 4  # a small first run
     sizes = [len(c) for c in split_class(list(range(501)), 250)]
-    assert sum(sizes) == 501 and len(sizes) == 3 and max(sizes) - min(sizes) <= 1
+    assert sum(sizes) == 501 and len(sizes) == 3 and sizes[0] == 16 and max(sizes[1:]) - min(sizes[1:]) <= 1
+    assert all(len(c) <= 64 for c in split_class(list(range(500)), 64))
     assert [x for c in split_class(list(range(77)), 10) for x in c] == list(range(77))
 
 
