@@ -39,7 +39,7 @@ from examforge.renderers.exam import (
     render_batch,
     template_entry,
 )
-from examforge.renderers.split import BatchPdf, SideFile, parse_side, write_pages
+from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
 from examforge.seeding import question_seed, variant_rngs
@@ -113,14 +113,15 @@ def build(
     staging = Path(tempfile.mkdtemp(prefix=".examforge-staging-", dir=out_dir))
     work = staging / "work"
     ok = False
+    splitter = None
     try:
-        splitter = Splitter(staging, progress)
+        splitter = Splitter(staging, progress, print_keys)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             layout, tex_sources, results, builds, rows = _compile(
                 spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter
             )
         _check_fit(spec, layout, results, tex_sources, builds)
-        template_points = splitter.finish(print_keys)
+        template_points = splitter.finish()
         for name, text in tex_sources.items():
             (staging / "tex").mkdir(exist_ok=True)
             (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
@@ -135,6 +136,8 @@ def build(
         ok = True
         return manifest
     finally:
+        if splitter is not None:
+            splitter.close()
         shutil.rmtree(staging, ignore_errors=True)
         if not ok and not cache_existed:
             shutil.rmtree(cache_dir, ignore_errors=True)
@@ -265,29 +268,37 @@ def _check_fit(spec, layout, results, tex_sources, builds) -> None:
 
 
 class Splitter:
-    """Cuts each compiled run into per-student files as soon as it is done."""
+    """Cuts each compiled run into per-student files as soon as it is done, and fills the print
+    files (every student in roster order) as the runs come in, in roster order."""
 
-    def __init__(self, staging: Path, progress: Progress):
+    def __init__(self, staging: Path, progress: Progress, print_keys: bool = False):
         self.staging, self.progress = staging, progress
         for sub in ("students", "keys", "print", "gradescope"):
             (staging / sub).mkdir()
-        self.exams: list = []
-        self.keys: list = []
+        self.print = {"exam": PageSink(), **({"key": PageSink()} if print_keys else {})}
+        self.last_index = -1
         self.done = 0
         self.template_points: dict | None = None
+        self.batches: list[BatchPdf] = []
 
     def add(self, name: str, result: Compiled, layout: L.Layout, builds: list[StudentBuild]) -> None:
         side = parse_side(result.side)
         if side.overflows:  # _check_fit reports them once every run is in
             return
         if name == "template":
-            write_pages([(BatchPdf(result.pdf), side.pages["0", "template"])],
-                        self.staging / "gradescope" / "template.pdf")
+            template = BatchPdf(result.pdf)
+            write_pages([(template, side.pages["0", "template"])], self.staging / "gradescope" / "template.pdf")
+            template.close()
             self.template_points = side.points["0", "template"]
             return
         _check_geometry(side, layout, name)
         batch = BatchPdf(result.pdf)
-        for index in sorted({int(e) for e, _ in side.pages}):  # entries carry their roster index
+        self.batches.append(batch)
+        indices = sorted({int(e) for e, _ in side.pages})  # entries carry their roster index
+        if indices[0] <= self.last_index:
+            raise AssertionError(f"{name}: runs must be split in roster order")
+        self.last_index = indices[-1]
+        for index in indices:
             b = builds[index]
             for kind, folder in (("exam", "students"), ("key", "keys")):
                 pages = side.pages[str(index), kind]
@@ -295,19 +306,23 @@ class Splitter:
                 b.pages[kind] = write_pages([(batch, pages)], target)
                 b.sha256[kind] = hashlib.sha256(target.read_bytes()).hexdigest()
                 b.points[kind] = side.points[str(index), kind]
-            self.exams.append((index, batch, side.pages[str(index), "exam"]))
-            self.keys.append((index, batch, side.pages[str(index), "key"]))
             self.done += 1
             self.progress("splitting", self.done, len(builds))
+        for kind, sink in self.print.items():
+            sink.add(batch, [p for index in indices for p in side.pages[str(index), kind]])
 
-    def finish(self, print_keys: bool) -> dict:
-        """The print files (every student in roster order); returns the template's positions."""
-        write_pages([(batch, pages) for _, batch, pages in sorted(self.exams, key=lambda t: t[0])],
-                    self.staging / "print" / "exams.pdf")
-        if print_keys:
-            write_pages([(batch, pages) for _, batch, pages in sorted(self.keys, key=lambda t: t[0])],
-                        self.staging / "print" / "keys.pdf")
+    def finish(self) -> dict:
+        """Writes the print files; returns the template's positions."""
+        for kind, sink in self.print.items():
+            sink.save(self.staging / "print" / ("exams.pdf" if kind == "exam" else "keys.pdf"))
+        self.print = {}
+        self.close()
         return self.template_points
+
+    def close(self) -> None:
+        for batch in self.batches:
+            batch.close()
+        self.batches = []
 
 
 def _check_geometry(side: SideFile, layout: L.Layout, name: str) -> None:

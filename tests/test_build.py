@@ -210,6 +210,19 @@ def test_simulated_scan_splits_back_into_students(built, tmp_path):
     assert found == [s["id"] for s in manifest["students"]]
 
 
+def test_print_keys_holds_every_key_in_roster_order(built, tmp_path):
+    root, _, _ = built
+    out = tmp_path / "with-keys"
+    manifest = build(root / "exam.yaml", root / "roster.csv", out, jobs=2, print_keys=True)
+    keys = PdfReader(out / "print" / "keys.pdf")
+    assert len(keys.pages) == sum(s["pages"]["key"] for s in manifest["students"])
+    start = 0
+    for s in manifest["students"]:
+        first = normalize(keys.pages[start].extract_text())
+        assert "SOLUTIONKEY" in first and f"({normalize(s['id'])})" in first
+        start += s["pages"]["key"]
+
+
 def test_rebuild_with_unchanged_inputs_compiles_nothing(built, monkeypatch):
     root, out, _ = built
     import examforge.renderers.compile as compile_module
