@@ -1,10 +1,13 @@
 """Latency and throughput of the web drill's API under load.
 
-Starts `examforge serve` on a free loopback port (or uses --url), then runs 20 concurrent
-clients for 30 s. Each client loops: pick a question type at random, GET /api/variant (a new
-seed every time, so nothing is cached), then POST /api/check with a well-formed answer of the
-variant's format (usually wrong: the full grading path, worked solution included). Reports
-p50/p95/p99 per request kind and new variants per second.
+Starts `examforge serve` on a free loopback port (or uses --url), waits until every worker
+process has started and warmed up (the server idle), then runs 20 concurrent clients for 30 s.
+Each client loops: pick a question type at random, GET /api/variant (a new seed every time, so
+no variant is cached), then POST /api/check with a well-formed answer of the variant's format
+(usually wrong: the full grading path, worked solution included). Reports p50/p95/p99 per
+request kind, new variants per second, and the server's CPU time per variant + check and per
+process (a keep-alive connection stays on the worker that accepted it, so an uneven split of
+the clients shows there).
 
 Targets on the 2-core machine: p95 < 50 ms for both kinds, and > 200 variants/s.
 
@@ -35,7 +38,11 @@ TARGET_VARIANTS_PER_S = 200.0
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; requests are sequential on it."""
+    """One keep-alive HTTP/1.1 connection; requests are sequential on it. When a response says
+    "Connection: close" (the server spreading clients over its workers), the next request
+    reconnects, as any HTTP client does."""
+
+    closed_by_server = 0
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
@@ -56,7 +63,7 @@ class Connection:
         if not status_line:
             raise ConnectionError("server closed the connection")
         status = int(status_line.split()[1])
-        length, chunked = 0, False
+        length, chunked, close = 0, False, False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
@@ -66,6 +73,8 @@ class Connection:
                 length = int(value)
             elif name.lower() == "transfer-encoding" and "chunked" in value:
                 chunked = True
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True  # the server ends this connection: the next request opens a new one
         if chunked:
             data = b""
             while True:
@@ -75,8 +84,13 @@ class Connection:
                     break
                 data += await self.reader.readexactly(size)
                 await self.reader.readline()
-            return status, data
-        return status, await self.reader.readexactly(length)
+        else:
+            data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+            self.reader = self.writer = None
+            Connection.closed_by_server += 1
+        return status, data
 
     def close(self):
         if self.writer is not None:
@@ -152,8 +166,8 @@ def pct(values: list[float], q: float) -> float:
     return values[k]
 
 
-def tree_cpu_seconds(root: int) -> float | None:
-    """CPU time (user + system) of a process and all its descendants, from /proc (Linux)."""
+def process_cpu_seconds(root: int) -> dict[int, float] | None:
+    """CPU time (user + system) of a process and each of its descendants, from /proc (Linux)."""
     try:
         ticks = os.sysconf("SC_CLK_TCK")
         parents: dict[int, int] = {}
@@ -177,7 +191,29 @@ def tree_cpu_seconds(root: int) -> float | None:
             if ppid in family and pid not in family:
                 family.add(pid)
                 changed = True
-    return sum(cpu.get(pid, 0.0) for pid in family)
+    return {pid: cpu[pid] for pid in family if pid in cpu}
+
+
+async def wait_settled(proc: subprocess.Popen, workers: int, timeout: float = 180) -> None:
+    """Wait until every server process has finished starting and warming up: `workers` worker
+    processes exist and the whole server has been idle (under 2% of a core) for a second. The
+    first worker to answer is not enough: the others would still be importing and warming up
+    during the run (and clients that connect before they listen start out on the first one)."""
+    deadline = time.time() + timeout
+    last, quiet = None, 0
+    while time.time() < deadline:
+        per_process = process_cpu_seconds(proc.pid)
+        if per_process is None:  # no /proc: the old behaviour, a fixed grace period
+            await asyncio.sleep(5)
+            return
+        total = sum(per_process.values())
+        enough = len(per_process) - (1 if workers > 1 else 0) >= workers
+        quiet = quiet + 1 if enough and last is not None and total - last < 0.015 else 0
+        if quiet >= 2:
+            return
+        last = total
+        await asyncio.sleep(0.5)
+    raise SystemExit("the drill server's workers did not finish starting")
 
 
 def free_port() -> int:
@@ -211,12 +247,13 @@ async def wait_ready(host: str, port: int, timeout: float = 180) -> list[str]:
     raise SystemExit("the drill server did not come up")
 
 
-async def run(url: str, clients: int, duration: float, warmup: float, seed: int, proc=None) -> dict:
+async def run(url: str, clients: int, duration: float, warmup: float, seed: int, proc=None,
+              workers: int = 1) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port
     types = await wait_ready(host, port)
-    # every worker process builds its type table at start-up; let them all finish
-    await asyncio.gather(*[wait_ready(host, port) for _ in range(4)])
+    if proc is not None:  # every worker process builds its type table at start-up; let them all finish
+        await wait_settled(proc, workers)
     stats = {"variant": [], "check": [], "errors": [], "variant_by_type": {}}
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + duration
@@ -224,9 +261,9 @@ async def run(url: str, clients: int, duration: float, warmup: float, seed: int,
     tasks = [asyncio.ensure_future(client(host, port, types, stop_at, warm_until, stats, random.Random(rng.random())))
              for _ in range(clients)]
     await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
-    cpu_before = tree_cpu_seconds(proc.pid) if proc else None
+    cpu_before = process_cpu_seconds(proc.pid) if proc else None
     await asyncio.gather(*tasks)
-    cpu_after = tree_cpu_seconds(proc.pid) if proc else None
+    cpu_after = process_cpu_seconds(proc.pid) if proc else None
     measured = time.perf_counter() - warm_until
     out = {
         "clients": clients, "duration_s": round(measured, 1), "types": len(types),
@@ -239,12 +276,17 @@ async def run(url: str, clients: int, duration: float, warmup: float, seed: int,
             ((t, round(statistics.median(v), 1)) for t, v in stats["variant_by_type"].items()),
             key=lambda kv: -kv[1])[:5]),
         "errors": len(stats["errors"]), "error_samples": stats["errors"][:5],
+        "reconnects": Connection.closed_by_server,
     }
     if cpu_before is not None and cpu_after is not None and stats["variant"]:
         # Server CPU per variant+check pair, and what two otherwise idle cores could serve.
-        per_pair = (cpu_after - cpu_before) / len(stats["variant"])
+        used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+        per_pair = sum(used.values()) / len(stats["variant"])
         out["server_cpu_ms_per_pair"] = round(1000 * per_pair, 2)
-        out["server_cpu_share_cores"] = round((cpu_after - cpu_before) / measured, 2)
+        out["server_cpu_share_cores"] = round(sum(used.values()) / measured, 2)
+        # how the work spread over the processes (a keep-alive connection stays on one worker)
+        out["server_cores_per_process"] = sorted((round(u / measured, 2) for u in used.values()
+                                                  if u / measured >= 0.005), reverse=True)
         out["projected_variants_per_s_on_2_idle_cores"] = round(2 / per_pair, 0) if per_pair else None
     return out
 
@@ -266,7 +308,7 @@ def main() -> int:
         proc, url = start_server(args.workers)
     load_before = os.getloadavg()
     try:
-        result = asyncio.run(run(url, args.clients, args.duration, args.warmup, args.seed, proc))
+        result = asyncio.run(run(url, args.clients, args.duration, args.warmup, args.seed, proc, args.workers))
     finally:
         if proc is not None:
             proc.terminate()
@@ -290,10 +332,12 @@ def main() -> int:
         print(f"  new variant: p50 {v[50]} ms  p95 {v[95]} ms  p99 {v[99]} ms   {result['variants_per_s']} variants/s")
         print(f"  check:       p50 {c[50]} ms  p95 {c[95]} ms  p99 {c[99]} ms   {result['checks_per_s']} checks/s")
         print(f"  slowest types (p50 ms): {result['slowest_types_p50_ms']}")
-        print(f"  errors: {result['errors']} {result['error_samples']}")
+        print(f"  errors: {result['errors']} {result['error_samples']}; "
+              f"connections closed by the server (clients reconnected): {result['reconnects']}")
         if "server_cpu_ms_per_pair" in result:
             print(f"  server CPU: {result['server_cpu_ms_per_pair']} ms per variant+check, "
-                  f"{result['server_cpu_share_cores']} cores used on average -> about "
+                  f"{result['server_cpu_share_cores']} cores used on average "
+                  f"(per process: {', '.join(map(str, result['server_cores_per_process']))}) -> about "
                   f"{result['projected_variants_per_s_on_2_idle_cores']:.0f} variants/s on 2 idle cores")
         print(f"  targets (p95 < {TARGET_P95_MS:g} ms, > {TARGET_VARIANTS_PER_S:g} variants/s): "
               f"{'met' if ok else 'NOT met'}")

@@ -271,13 +271,15 @@ def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Server processes (the server is stateless, so any number works).")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Server processes; default one per core (the server is stateless, so any number works).")
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
+    import os
+
     from examforge.drill.web import serve as run_server
 
-    run_server(host=host, port=port, workers=workers)
+    run_server(host=host, port=port, workers=workers or os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_numpy_values_are_plain():
 @pytest.mark.parametrize("text, value", [
     ("3", 3), ("-3", -3), ("+3", 3), (" 0.25 ", 0.25), (".5", 0.5), ("2.5e-3", 0.0025), ("1E2", 100),
     ("1/3", Fraction(1, 3)), ("-1/3", Fraction(-1, 3)), ("1 / 4", 0.25), ("3/-4", -0.75), ("0.5/2", 0.25),
-    ("\u22120.75", -0.75), ("(-3)", -3), ("16.52%", 0.1652), ("2 bits", 2), ("512 features", 512),
+    ("\u22120.75", -0.75), ("(-3)", -3), ("2 bits", 2), ("512 features", 512),
 ])
 def test_number_formats(text, value):
     assert answers.parse_number(text) == (Fraction(str(value)) if isinstance(value, float) else Fraction(value))
@@ -63,6 +63,50 @@ def test_malformed_numbers_are_errors_not_verdicts(text):
     with pytest.raises(AnswerSyntaxError) as err:
         parse(text, NUMBER)
     assert str(err.value)  # a message for the student
+
+
+# -- a trailing %: hundredths for a fraction of one, refused anywhere else ----------------------------------
+
+PERCENT = AnswerFormat("number", 0.002, percent=True)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("16.52%", Fraction(1652, 10000)), ("50%", Fraction(1, 2)), ("50 %", Fraction(1, 2)), ("4.7 percent", Fraction(47, 1000)),
+    ("0.5", Fraction(1, 2)), ("1/2", Fraction(1, 2)),
+])
+def test_percent_is_hundredths_when_the_answer_is_a_fraction_of_one(text, value):
+    assert parse(text, PERCENT) == value
+
+
+def test_percent_grades_a_probability():
+    assert compare(parse("16.52%", PERCENT), 0.1652, PERCENT).correct
+    assert compare(parse("50%", PERCENT), 0.5, PERCENT).correct
+    assert not compare(parse("50", PERCENT), 0.5, PERCENT).correct  # 50 is not 50%
+
+
+@pytest.mark.parametrize("text", ["50%", "50 %", "50 percent", "50 per cent", "1/2%"])
+def test_percent_is_refused_where_the_answer_is_not_a_fraction(text):
+    # The bug: "50%" was read as 0.5 and graded against an expected 50 (a count, a size).
+    with pytest.raises(AnswerSyntaxError, match="percentage.*without %"):
+        parse(text, NUMBER)
+    assert verdict("50", 50)  # the number itself is read as usual
+
+
+def test_percent_in_vectors_and_matrices_follows_the_format():
+    weights = AnswerFormat("vector", 0.01, percent=True)
+    assert compare(parse("25%, 75%", weights), (0.25, 0.75), weights).correct
+    assert compare(parse(["25%", "0.75"], weights), (0.25, 0.75), weights).correct
+    with pytest.raises(AnswerSyntaxError, match="entry 1"):
+        parse("25%, 75%", VECTOR)
+    grid = AnswerFormat("matrix", 0.01, percent=True)
+    assert compare(parse("50% 50%; 10% 90%", grid), ((0.5, 0.5), (0.1, 0.9)), grid).correct
+    with pytest.raises(AnswerSyntaxError, match="row 1"):
+        parse([["50%", "1"], ["2", "3"]], MATRIX)
+
+
+def test_percent_is_public_in_the_format_and_its_hint():
+    assert PERCENT.public()["percent"] is True and "25%" in PERCENT.hint
+    assert "percent" not in NUMBER.public() and "%" not in NUMBER.hint
 
 
 def test_float_answers_use_the_grading_tolerance():

@@ -105,6 +105,7 @@ def test_answer_format_fits_the_type(client):
     assert fmt("conv.forward_values")["kind"] == "matrix"
     assert fmt("backprop.two_neuron")["kind"] == "number"
     assert fmt("tokenizer.greedy")["kind"] == "vector" and "labels" not in fmt("tokenizer.greedy")
+    assert fmt("prob.bayes")["percent"] is True and "percent" not in fmt("cnn.shape_trace")
     mc = client.get("/api/variant", params={"type": "cnn.shape_trace", "seed": 1, "form": "mc"}).json()
     assert mc["answer_format"]["kind"] == "choice" and len(mc["choices"]) == 4
 
@@ -180,6 +181,7 @@ BAD_CHECKS = [
     ({**GOOD, "form": "essay"}, 400, "not offered"),
     ({**GOOD, "extra": 1}, 400, "unknown field"),
     ({**GOOD, "answer": "1" * 20000}, 422, "longer than"),
+    ({"type": "cnn.shape_trace", "seed": 7, "form": "free", "answer": "50%"}, 422, "is a percentage"),
     ([1, 2], 400, "JSON object"),
 ]
 
@@ -226,3 +228,39 @@ def test_stateless_any_instance_can_check_any_variant():
         r = b.post("/api/check", json={"type": "backprop.two_neuron", "seed": 99, "difficulty": "hard",
                                        "answer": _right(ex)})
         assert r.json()["correct"] is True
+
+
+def test_served_app_is_warmed_up_and_frozen(app, monkeypatch):
+    """`examforge serve` builds every type and form once before serving, then freezes the
+    startup objects out of the garbage collector's reach (no 200 ms full collections)."""
+    import gc
+
+    built = []
+    real = web.exercise
+    monkeypatch.setattr(web, "exercise", lambda *a: built.append(a) or real(*a))
+    try:
+        web.warm_up(app)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    wanted = {(t["id"], form) for t in app.state.types for form in t["forms"]}
+    assert {(a[0], a[3]) for a in built} == wanted
+
+
+def test_checks_now_and_then_end_the_keep_alive_connection(client, monkeypatch):
+    """About one check in RECONNECT_AFTER_CHECKS answers "Connection: close", so clients
+    reconnect to whichever worker process is free; variants never do (their check follows)."""
+    body = {"type": "conv.output_shape", "seed": 7, "answer": "6 x 6"}
+
+    class Fixed:
+        def __init__(self, value):
+            self.value = value
+
+        def random(self):
+            return self.value
+
+    monkeypatch.setattr(web, "_reconnect", Fixed(0.0))
+    assert client.post("/api/check", json=body).headers.get("connection") == "close"
+    assert "close" not in client.get("/api/variant", params={"type": "conv.output_shape"}).headers.get("connection", "")
+    monkeypatch.setattr(web, "_reconnect", Fixed(0.5))
+    assert "close" not in client.post("/api/check", json=body).headers.get("connection", "")

@@ -108,3 +108,17 @@ def test_every_type_can_be_drilled_and_its_own_answer_is_right(qtype):
                 if wrong is not None and ex.fmt.tol < 0.5:
                     assert not ex.check(wrong)[0].correct, f"{where}: {wrong!r} was accepted"
                 assert "Solution" not in ex.question_latex
+
+
+def test_percent_is_read_only_for_types_whose_answers_are_fractions_of_one():
+    assert ex_mod.answer_percent("prob.bayes") and ex_mod.answer_percent("prob.clt_tail")
+    for type_id in ("cnn.shape_trace", "rnn.param_count", "backprop.two_neuron", "conv.output_shape"):
+        assert not ex_mod.answer_percent(type_id), type_id
+    ex = exercise("prob.bayes", 5, "medium", "free")
+    assert ex.fmt.percent
+    assert ex.check(f"{100 * ex.expected:.4f}%")[0].correct  # the posterior as a percentage
+    counts = exercise("cnn.shape_trace", 5, "medium", "free")  # flatten_dim, a count
+    assert not counts.fmt.percent
+    with pytest.raises(answers.AnswerSyntaxError, match="percentage"):
+        counts.check(f"{counts.expected}%")  # was read as expected/100 and graded wrong
+    assert counts.check(str(counts.expected))[0].correct

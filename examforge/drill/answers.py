@@ -17,6 +17,11 @@ forms read letters: "B", "(b)", or a set of letters "A, C" when several options 
 Numbers are compared with the answer model's `grading_tol` (absolute); expected integers must
 match exactly (after reading, so "512.0" and "1024/2" are 512). A malformed answer raises
 `AnswerSyntaxError` with a message saying what was expected; it is never graded wrong.
+
+A trailing "%" is read as hundredths ("16.5%" is 0.165) only where the format says the answer is
+a fraction of one (`AnswerFormat.percent`: a probability, an attention weight; decided per type,
+never from this variant's answer). Anywhere else "50%" is refused with a message instead of
+being read as 0.5 and graded against an expected 50.
 """
 
 from __future__ import annotations
@@ -47,9 +52,14 @@ class AnswerFormat:
     # The text around the numbers in the type's options, e.g. ("μ̂ = ", ", σ̂² = ", ""): says
     # what each typed number is. Only set when it is the same for every variant of the type.
     labels: tuple[str, ...] | None = None
+    # The answer is a fraction of one (a probability, a weight): "25%" is read as 0.25. Set per
+    # type, so it says nothing about this variant's answer.
+    percent: bool = False
 
     @property
     def hint(self) -> str:
+        if self.percent and self.kind == "number":
+            return "a number, e.g. 0.25, 1/4 or 25%"
         return {
             "number": "a number, e.g. 0.25, -3 or 1/3",
             "vector": "numbers separated by commas or spaces, e.g. 3, 1, 4",
@@ -69,6 +79,8 @@ class AnswerFormat:
             data["multiple"] = self.multiple
         if self.labels is not None:
             data["labels"] = list(self.labels)
+        if self.percent:
+            data["percent"] = True
         return data
 
     @property
@@ -204,8 +216,10 @@ def _clean(text: str) -> str:
             .replace("\u2009", " ").replace("\u202f", " ").strip())
 
 
-def parse_number(text: Any) -> Fraction | float:
-    """One number: an int, decimal, scientific or fraction a/b. Exact where possible."""
+def parse_number(text: Any, *, percent: bool = False) -> Fraction | float:
+    """One number: an int, decimal, scientific or fraction a/b. Exact where possible. With
+    `percent`, a trailing % means hundredths ("16.5%" is 0.165); without it, a trailing % is an
+    error saying so (it is never silently divided by 100)."""
     if isinstance(text, bool):
         raise AnswerSyntaxError(f"expected a number, got {text!r}")
     if isinstance(text, int):
@@ -219,8 +233,13 @@ def parse_number(text: Any) -> Fraction | float:
     s = re.sub(r"\s*/\s*", "/", _clean(text))
     if s.startswith("+"):
         s = s[1:]
+    s = re.sub(r"(?i)(?<=[0-9.)])\s*per\s?cent$", "%", s)  # "50 percent" is "50%", not a unit
     if s.endswith("%") and len(s) > 1:
-        return parse_number(s[:-1]) / 100
+        if percent:
+            return parse_number(s[:-1]) / 100
+        shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:37] + "..."
+        raise AnswerSyntaxError(f"{shown!r} is a percentage, but this answer is not a probability or a fraction of one; "
+                                "type the number itself, without %")
     unit = re.fullmatch(r"(.*?[0-9.)])\s*[A-Za-z][A-Za-z ]*", s)  # "2 bits", "512 features"
     if unit and not re.fullmatch(r".*[eE][+-]?", unit.group(1)):
         s = unit.group(1)
@@ -264,18 +283,19 @@ def _items(text: str, *, shape: bool = False) -> list[str]:
     return [p.strip(_OPEN + _CLOSE) for p in parts if p.strip(_OPEN + _CLOSE)]
 
 
-def _cell(value: Any, where: str) -> Fraction | float:
+def _cell(value: Any, where: str, percent: bool = False) -> Fraction | float:
     if isinstance(value, str) and not value.strip():
         raise AnswerSyntaxError(f"{where} is empty")
     try:
-        return parse_number(value)
+        return parse_number(value, percent=percent)
     except AnswerSyntaxError as err:
         raise AnswerSyntaxError(f"{where}: {err}") from None
 
 
-def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False) -> tuple[Fraction | float, ...]:
+def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False,
+                   percent: bool = False) -> tuple[Fraction | float, ...]:
     if isinstance(response, (list, tuple)):
-        values = [_cell(v, f"entry {k}") for k, v in enumerate(response, start=1)]
+        values = [_cell(v, f"entry {k}", percent) for k, v in enumerate(response, start=1)]
     elif isinstance(response, str):
         # Words and symbols without digits are labels ("mu =", "w ←"), not entries.
         items = _items(response, shape=shape)
@@ -284,7 +304,7 @@ def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False) 
         values = []
         for k, item in enumerate(items, start=1):
             try:
-                values.append(parse_number(item))
+                values.append(parse_number(item, percent=percent))
             except AnswerSyntaxError as err:
                 raise AnswerSyntaxError(f"entry {k}: {err}") from None
     else:
@@ -295,12 +315,12 @@ def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False) 
     return tuple(values)
 
 
-def parse_matrix(response: Any) -> tuple[tuple[Fraction | float, ...], ...]:
+def parse_matrix(response: Any, *, percent: bool = False) -> tuple[tuple[Fraction | float, ...], ...]:
     if isinstance(response, (list, tuple)):
         rows_in = list(response)
         if not rows_in or not all(isinstance(r, (list, tuple)) for r in rows_in):
             raise AnswerSyntaxError("expected a matrix as a list of rows (lists of numbers)")
-        rows = [tuple(_cell(v, f"row {i}, column {j}") for j, v in enumerate(r, start=1))
+        rows = [tuple(_cell(v, f"row {i}, column {j}", percent) for j, v in enumerate(r, start=1))
                 for i, r in enumerate(rows_in, start=1)]
     elif isinstance(response, str):
         s = _clean(response)
@@ -313,7 +333,7 @@ def parse_matrix(response: Any) -> tuple[tuple[Fraction | float, ...], ...]:
         rows = []
         for i, r in enumerate(raw_rows, start=1):
             try:
-                rows.append(parse_sequence(r))
+                rows.append(parse_sequence(r, percent=percent))
             except AnswerSyntaxError as err:
                 raise AnswerSyntaxError(f"row {i}: {err}") from None
     else:
@@ -384,9 +404,9 @@ def parse(response: Any, fmt: AnswerFormat, *, letters: tuple[str, ...] = ()) ->
     if fmt.kind == "number":
         if isinstance(response, (list, tuple)) and len(response) == 1:
             response = response[0]
-        return parse_number(response)
+        return parse_number(response, percent=fmt.percent)
     if fmt.kind in ("vector", "shape"):
-        values = parse_sequence(response, shape=fmt.kind == "shape", labels=True)
+        values = parse_sequence(response, shape=fmt.kind == "shape", labels=True, percent=fmt.percent)
         # The number of entries is public when the question states it (a shape's rank,
         # labelled numbers): a different count is a typo, not a wrong answer.
         known = fmt.rank if fmt.kind == "shape" else (len(fmt.labels) - 1 if fmt.labels else None)
@@ -395,7 +415,7 @@ def parse(response: Any, fmt: AnswerFormat, *, letters: tuple[str, ...] = ()) ->
             raise AnswerSyntaxError(f"expected {known} {what}, got {len(values)}; {fmt.hint if not fmt.labels else 'in the order ' + fmt.template}")
         return values
     if fmt.kind == "matrix":
-        return parse_matrix(response)
+        return parse_matrix(response, percent=fmt.percent)
     if fmt.kind == "bool":
         return parse_bool(response)
     if fmt.kind == "set":

@@ -172,6 +172,22 @@ def answer_labels(type_id: str) -> tuple[str, ...] | None:
     return seen.pop() if len(seen) == 1 else None
 
 
+@lru_cache(maxsize=None)
+def answer_percent(type_id: str) -> bool:
+    """Whether the typed answers of a type are fractions of one (probabilities, weights): every
+    number of its seed example's and first seeds' answers is a decimal in [0, 1]. Only then is
+    "25%" read as 0.25; elsewhere "50%" is refused rather than read as 0.5 against an expected
+    50. Decided per type from fixed samples, so it says nothing about a variant's answer."""
+    qtype = registry.get(type_id)
+    numbers = []
+    for answer in _sample_answers(qtype, n=8):
+        try:
+            numbers += answers.flat_numbers(qtype.choice_value(answer))
+        except Exception:
+            return False
+    return bool(numbers) and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in numbers)
+
+
 def drill_forms(qtype: QuestionType) -> tuple[str, ...]:
     """Forms a drill can use: "free" only when the asked quantity can be typed."""
     return tuple(f for f in qtype.forms if f != "free" or answer_kind(qtype.id) is not None)
@@ -195,6 +211,11 @@ class Exercise:
     form: str
     variant: Variant
     fmt: AnswerFormat
+
+    @cached_property
+    def option_text(self) -> str:
+        """The right option as text: private (a typed answer written like it is right)."""
+        return option_text(self.qtype, self.variant.answer)
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -241,7 +262,7 @@ class Exercise:
         """The verdict and the response as read; AnswerSyntaxError when it cannot be read.
         A typed answer written exactly as the right option prints it ("7 × 7") is right too."""
         if self.form == "free" and isinstance(response, str) and len(response) <= answers.MAX_ANSWER_CHARS:
-            if _squash(response) and _squash(response) == _squash(option_text(self.qtype, self.variant.answer)):
+            if _squash(response) and _squash(response) == _squash(self.option_text):
                 return answers.Verdict(True, "Right."), response.strip()
         given = answers.parse(response, self.fmt, letters=self.letters)
         return answers.compare(given, self.expected, self.fmt), given
@@ -289,17 +310,18 @@ def _build(type_id: str, seed: int, difficulty: str, form: str) -> Exercise:
     qtype = registry.get(type_id)
     v = draw_at(qtype, seed, difficulty, form)
     if form == "free":
-        fmt = typed_format(qtype, v.answer)
+        text = option_text(qtype, v.answer)
+        fmt = answers.typed_format(qtype, v.answer, text)
         if fmt is None:  # this variant's answer is words: it is drilled as multiple choice
             fallback = next((f for f in qtype.forms if f != "free"), None)
             if fallback is None:
                 raise ExamforgeError(f"{type_id} seed {seed}: the answer cannot be typed and there are no options")
             return _build(type_id, seed, difficulty, fallback)
         labels = answer_labels(type_id)
-        tol = fmt.tol
-        if labels is not None and answers.labels_of(option_text(qtype, v.answer), qtype.choice_value(v.answer),
-                                                    tol) == labels:
+        if labels is not None and answers.labels_of(text, qtype.choice_value(v.answer), fmt.tol) == labels:
             fmt = replace(fmt, labels=labels)
-    else:
-        fmt = answers.choice_format({c.letter for c in v.choices if c.mistake is None})
+        if fmt.kind in ("number", "vector", "matrix") and answer_percent(type_id):
+            fmt = replace(fmt, percent=True)
+        return Exercise(qtype, seed, difficulty, form, v, fmt)
+    fmt = answers.choice_format({c.letter for c in v.choices if c.mistake is None})
     return Exercise(qtype, seed, difficulty, form, v, fmt)
