@@ -40,10 +40,47 @@ _parse_context.add_context_category(
 )
 
 
+_FAST_TOKEN = re.compile(r"\\([a-zA-Z]+)\s*|\\.|[{}$]|[^\\{}$]+")
+_FAST_UNSAFE = re.compile(r"--|``|''|~|[%#&]")  # text pylatexenc would rewrite: leave it to pylatexenc
+
+
+@lru_cache(maxsize=None)
+def _simple_macro(name: str) -> str | None:
+    """The text of an argument-free macro whose text is a fixed string, as pylatexenc has it."""
+    parse_spec = _parse_context.get_macro_spec(name)
+    text_spec = _context.get_macro_spec(name)
+    parser = getattr(parse_spec, "args_parser", None)  # the walker reads unknown macros without arguments
+    if text_spec is None or (parser is not None and getattr(parser, "argspec", "?")):
+        return None
+    repl = getattr(text_spec, "simplify_repl", None)
+    return repl if isinstance(repl, str) and "%" not in repl else None
+
+
+def _fast_text(latex: str) -> str | None:
+    """pylatexenc's text for LaTeX made only of characters, groups, $ and argument-free macros
+    with a fixed text (most answers: shapes, numbers, tuples); None for anything else. A test
+    checks it against pylatexenc on every type's answers."""
+    if _FAST_UNSAFE.search(latex):
+        return None
+    out = []
+    for m in _FAST_TOKEN.finditer(latex):
+        tok = m.group(0)
+        if tok[0] == "\\":
+            repl = _simple_macro(m.group(1)) if m.group(1) else None
+            if repl is None:
+                return None
+            out.append(repl)
+        elif tok not in "{}$":
+            out.append(tok)
+    return "".join(out)
+
+
 @lru_cache(maxsize=1 << 16)  # a class repeats many answers (shapes, True/False, small fractions)
 def latex_to_text(latex: str) -> str:
-    nodes, _, _ = latexwalker.LatexWalker(latex, latex_context=_parse_context, tolerant_parsing=True).get_latex_nodes()
-    text = _converter.nodelist_to_text(nodes)
+    text = _fast_text(latex)
+    if text is None:
+        nodes, _, _ = latexwalker.LatexWalker(latex, latex_context=_parse_context, tolerant_parsing=True).get_latex_nodes()
+        text = _converter.nodelist_to_text(nodes)
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

@@ -73,6 +73,7 @@ class MultiheadCost:
     projection_macs: int  # Q, K, V and output projections
 
 
+@lru_cache(maxsize=4096)  # a class shares most shapes; FlopCounterMode costs a few ms per call
 def _attention_macs(d_model: int, heads: int, seq_len: int) -> tuple[int, int, int]:
     """Multiply-adds (FLOPs / 2) of one head's Q K^T and P V and of the whole layer's
     projections, counted by FlopCounterMode on meta tensors."""
@@ -129,9 +130,10 @@ class StoredTensor:
     dims: tuple[str, ...]  # the shape in letters, e.g. ("B", "h", "N", "N")
 
 
+@lru_cache(maxsize=4096)  # the generators ask for a few representative sizes over and over
 def block_activations(
     block: Literal["attention", "mlp"], *, batch: int, seq_len: int, dim: int, heads: int = 1, hidden_mult: int = 1
-) -> list[StoredTensor]:
+) -> tuple[StoredTensor, ...]:
     """Run the block's forward pass on meta tensors and record every intermediate it keeps
     for the backward pass. Attention (`heads` heads of width dim/heads): input X, Q, K, V,
     the scores and attention weights of every head, the weighted sum P V and the output
@@ -165,4 +167,4 @@ def block_activations(
             kept += [("first linear", a1, hid), ("nonlinearity", a2, hid), ("second linear", a2 @ w2, bnd)]
         else:
             raise ValueError(f"block must be 'attention' or 'mlp', got {block!r}")
-    return [StoredTensor(name, tuple(int(d) for d in t.shape), int(t.numel()), dims) for name, t, dims in kept]
+    return tuple(StoredTensor(name, tuple(int(d) for d in t.shape), int(t.numel()), dims) for name, t, dims in kept)
