@@ -7,12 +7,13 @@ by one of our filters. Templates hold no logic beyond choosing what to print."""
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
-from pylatex.utils import escape_latex
+from pylatex.utils import _latex_special_chars, escape_latex
 
 
 _LITERAL = {"'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}"}
@@ -22,9 +23,19 @@ class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
 
 
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_latex_special_chars) + "".join(_LITERAL)) + "]")
+
+
 def escape(text: Any) -> Latex:
     """Escape user text so that it prints literally (pylatex's escaping, no newlines kept)."""
-    escaped = escape_latex(str(text)).replace("\\newline%\n", " ")
+    return _escape(text if isinstance(text, str) else str(text))
+
+
+@lru_cache(maxsize=1 << 14)  # templates print the same words over and over
+def _escape(text: str) -> Latex:
+    if not _NEEDS_ESCAPE.search(text):  # most text has nothing to escape
+        return Latex(text)
+    escaped = escape_latex(text).replace("\\newline%\n", " ")
     # Straight quotes and backticks print as themselves, not as typographic quotes.
     for char, glyph in _LITERAL.items():
         escaped = escaped.replace(char, glyph)
