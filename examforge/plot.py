@@ -374,3 +374,83 @@ def axis_picture(tikz_options: str, body: str) -> str | None:
         return to_picture(parse_axis(tikz_options, body))
     except (Unsupported, ValueError, ZeroDivisionError, OverflowError, IndexError):
         return None
+
+
+# -- SVG (the web drill) ---------------------------------------------------------------------------
+
+
+def to_svg(plot: Plot, text_of) -> str:
+    """The same drawing as SVG for the web drill; `text_of(latex)` turns labels into plain text."""
+    import html
+
+    from examforge.drill.tikz import PX_PER_CM, _svg, colour
+
+    k = PX_PER_CM / PT_PER_CM  # px per pt
+    W, H = plot.box_w * k, plot.box_h * k
+
+    def P(x: float, y: float) -> tuple[float, float]:  # data -> px, y down
+        return (x - plot.xmin) / (plot.xmax - plot.xmin) * W, H - (y - plot.ymin) / (plot.ymax - plot.ymin) * H
+
+    def text(x, y, label, anchor="middle", base="central", size=13):
+        return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" dominant-baseline="{base}" '
+                f'font-size="{size}">{html.escape(text_of(label))}</text>')
+
+    items: list[str] = []
+    if plot.axis_lines == "middle":
+        ox, oy = P(min(max(0.0, plot.xmin), plot.xmax), min(max(0.0, plot.ymin), plot.ymax))
+    else:
+        ox, oy = 0.0, H
+    ext = 8.0 if plot.axis_lines != "box" else 0.0
+    axis = 'stroke="#000" stroke-width="1"'
+    if plot.axis_lines == "box":
+        items.append(f'<rect x="0" y="0" width="{W:.1f}" height="{H:.1f}" fill="none" {axis}/>')
+    else:
+        items.append(f'<line x1="0" y1="{oy:.1f}" x2="{W + ext:.1f}" y2="{oy:.1f}" {axis}/>')
+        items.append(f'<line x1="{ox:.1f}" y1="{H:.1f}" x2="{ox:.1f}" y2="{-ext:.1f}" {axis}/>')
+        items.append(f'<polygon points="{W + ext + 5:.1f},{oy:.1f} {W + ext - 1:.1f},{oy - 3:.1f} '
+                     f'{W + ext - 1:.1f},{oy + 3:.1f}" fill="#000"/>')
+        items.append(f'<polygon points="{ox:.1f},{-ext - 5:.1f} {ox - 3:.1f},{-ext + 1:.1f} '
+                     f'{ox + 3:.1f},{-ext + 1:.1f}" fill="#000"/>')
+    for t in plot.xticks:
+        x, _ = P(t, 0)
+        if plot.axis_lines == "middle" and abs(x - ox) < 1e-6:
+            continue
+        items.append(f'<line x1="{x:.1f}" y1="{oy - 3:.1f}" x2="{x:.1f}" y2="{oy + 3:.1f}" {axis}/>')
+        items.append(text(x, oy + 6, f"${t:.6g}$", base="hanging", size=11))
+    for t in plot.yticks:
+        _, y = P(0, t)
+        if plot.axis_lines == "middle" and abs(y - oy) < 1e-6:
+            continue
+        items.append(f'<line x1="{ox - 3:.1f}" y1="{y:.1f}" x2="{ox + 3:.1f}" y2="{y:.1f}" {axis}/>')
+        items.append(text(ox - 6, y, f"${t:.6g}$", anchor="end", size=11))
+    if plot.xlabel:
+        items.append(text(W + ext + 8, oy, plot.xlabel, anchor="start") if plot.axis_lines == "middle"
+                     else text(W / 2, H + 24, plot.xlabel, base="hanging"))
+    if plot.ylabel:
+        items.append(text(ox, -ext - 10, plot.ylabel, base="auto") if plot.axis_lines == "middle"
+                     else text(-34, H / 2, plot.ylabel, anchor="end"))
+    if plot.title:
+        items.append(text(W / 2, -ext - 10 - (14 if plot.ylabel and plot.axis_lines == "middle" else 0),
+                          plot.title, base="auto"))
+    for s in plot.series:
+        pts = [P(x, y) for x, y in s.points]
+        stroke = colour(s.stroke) if s.stroke else None
+        if plot.bars:
+            half = plot.bar_w * k / 2
+            _, base = P(0, max(plot.ymin, 0.0))
+            for x, y in pts:
+                items.append(f'<rect x="{x - half:.1f}" y="{min(y, base):.1f}" width="{2 * half:.1f}" '
+                             f'height="{abs(base - y):.1f}" fill="{colour(s.fill) if s.fill else "none"}" '
+                             f'stroke="{stroke or "none"}"/>')
+        elif stroke and len(pts) > 1:
+            coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
+            items.append(f'<polyline points="{coords}" fill="none" stroke="{stroke}" '
+                         f'stroke-width="{s.width_pt * k:.2f}"/>')
+        if s.marks:
+            items += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{s.mark_radius_pt * k:.1f}" fill="{stroke or "#000"}"/>'
+                      for a, b in pts]
+        for (a, b), label in zip(pts, s.labels):
+            if label is not None:
+                items.append(text(a, b - 4, label, base="auto", size=12))
+    top = -ext - 10 - (16 if plot.title else 0) - (16 if plot.ylabel else 0)
+    return _svg(items, [-40, W + ext + 8 + (10 * len(plot.xlabel) if plot.xlabel else 0)], [top, H + 22])

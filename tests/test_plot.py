@@ -172,3 +172,14 @@ def test_tikz_loads_only_when_a_figure_still_needs_it():
     assert "tikz" not in only_plots.split("\\begin{document}")[0] and r"\begin{picture}" in only_plots
     mixed = memoize_figures(head + "\\begin{document}" + plot + other + "\\end{document}")
     assert mixed.split("\\begin{document}")[0] == head
+
+
+def test_the_web_drill_draws_the_same_model_bars_and_all():
+    from examforge.drill import plaintext, tikz
+
+    svg = tikz.to_svg("", BAR, plaintext.flat_text)
+    assert svg.count("<rect") == 2 and "Prob C" in svg and svg.count("1/2") == 2  # bars and their labels
+    assert all(f">{t}<" in svg for t in ("0", "1", "2", "3", "4", "0.5"))  # the ticks
+    svg = tikz.to_svg("", PARABOLA, plaintext.flat_text)
+    assert svg.count("<polyline") == 2 and svg.count("<circle") == 3
+    assert tikz.to_svg("", BAR.replace("axis lines=left", "axis lines=left, xmode=log"), plaintext.flat_text) == ""

@@ -3,8 +3,8 @@
 Understood: \\node[anchor] at (x,y) {text}; \\draw / \\fill / \\filldraw paths made of
 coordinates (x,y), +(dx,dy), ++(dx,dy), `--`, `rectangle`, `grid` (step/xstep/ystep) and
 `cycle`; options for colour (xcolor mixes such as red!75!black, blue!45), line width (thin,
-thick, very thick, ...), dashed/dotted; picture options x=..cm, y=..cm. A pgfplots `axis`
-with `\\addplot {expression in x}` and `\\addplot coordinates {...}` becomes a small line plot.
+thick, very thick, ...), dashed/dotted; picture options x=..cm, y=..cm. A pgfplots `axis` is
+read and drawn by examforge.plot (the same model the PDFs use: ticks, labels, curves, marks, bars).
 Coordinates may be arithmetic in braces ({-4/2}, {1+0.5}); they are read by a small parser
 for numbers and + - * / ^ ( ), never evaluated as code. Anything else is skipped.
 """
@@ -174,7 +174,7 @@ class Picture:
     shapes: list[Shape] = field(default_factory=list)
     xscale: float = 1.0  # cm per unit
     yscale: float = 1.0
-    plot: dict | None = None  # axis options when this is a pgfplots plot
+    plot: bool = False  # a pgfplots plot (examforge.plot draws it)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -339,11 +339,8 @@ def parse(options: str, body: str) -> Picture:
         except ValueError:
             pass
     body = re.sub(r"(?<!\\)%.*", "", body)
-    axis = re.search(r"\\begin\{axis\}", body)
-    if axis:
-        opts, k = _bracket(body, axis.end())
-        end = body.find("\\end{axis}", k)
-        pic.plot = _plot(opts, body[k : end if end > 0 else len(body)], pic)
+    if re.search(r"\\begin\{axis\}", body):  # a pgfplots plot: examforge.plot reads and draws it
+        pic.plot = True
         return pic
     k = 0
     while k < len(body):
@@ -392,49 +389,19 @@ def _statement(pic: Picture, kind: str, stmt: str) -> None:
         pic.shapes.append(shape)
 
 
-def _plot(options: str, body: str, pic: Picture) -> dict:
-    opts = {}
-    for opt in _split_options(options):
-        key, _, val = opt.partition("=")
-        opts[key.strip()] = val.strip().strip("{}")
-    lo, hi = -5.0, 5.0
-    if "domain" in opts:
-        a, _, b = opts["domain"].partition(":")
-        lo, hi = number(a), number(b)
-    samples = int(number(opts.get("samples", "25")))
-    for m in re.finditer(r"\\addplot\s*", body):
-        style_text, k = _bracket(body, m.end())
-        style = _style(style_text)
-        rest = body[k:].lstrip()
-        if rest.startswith("coordinates"):
-            inner, _ = _braced(rest, 0)
-            points = [(number(c.group(2)), number(c.group(3))) for c in _COORD.finditer(inner)]
-            pic.shapes.append(Shape("poly", points, style))
-            if "mark" in style_text:
-                pic.shapes.append(Shape("marks", points, style))
-        elif rest.startswith("{"):
-            expr, _ = _braced(rest, 0)
-            xs = [lo + (hi - lo) * i / max(1, samples - 1) for i in range(samples)]
-            points = []
-            for x in xs:
-                try:
-                    points.append((x, number(expr, x=x)))
-                except (ValueError, ZeroDivisionError, OverflowError):
-                    continue
-            pic.shapes.append(Shape("poly", points, style))
-    return {"xlabel": opts.get("xlabel", ""), "ylabel": opts.get("ylabel", ""),
-            "ymin": float(opts["ymin"]) if "ymin" in opts else None,
-            "width": number(opts.get("width", "6.5cm")), "height": number(opts.get("height", "4cm"))}
-
-
 # -- SVG ----------------------------------------------------------------------------------------------
 
 
 def to_svg(options: str, body: str, text_of) -> str:
     """SVG markup. `text_of(latex)` turns node text into plain text."""
     pic = parse(options, body)
-    if pic.plot is not None:
-        return _plot_svg(pic, text_of)
+    if pic.plot:
+        from examforge import plot  # plot reads TikZ with this module's helpers
+
+        try:
+            return plot.to_svg(plot.parse_axis(options, body), text_of)
+        except (plot.Unsupported, ValueError, ZeroDivisionError, OverflowError):
+            return ""  # a plot the model does not read: the PDF key shows it
     sx, sy = pic.xscale * PX_PER_CM, pic.yscale * PX_PER_CM
     items: list[str] = []
     xs: list[float] = []
@@ -502,46 +469,6 @@ def _svg(items: list[str], xs: list[float], ys: list[float], pad: float = 6) -> 
             f'font-size="16" role="img">{"".join(items)}</svg>')
 
 
-def _plot_svg(pic: Picture, text_of) -> str:
-    pts = [p for s in pic.shapes for p in s.points]
-    if not pts:
-        return ""
-    W, H = pic.plot["width"] * PX_PER_CM, pic.plot["height"] * PX_PER_CM
-    xmin, xmax = min(p[0] for p in pts), max(p[0] for p in pts)
-    ymin = pic.plot["ymin"] if pic.plot["ymin"] is not None else min(p[1] for p in pts)
-    ymax = max(p[1] for p in pts)
-    xmin, xmax = min(xmin, 0), max(xmax, 0)
-    ymin, ymax = min(ymin, 0), max(ymax, 0)
-    if xmax - xmin < 1e-12:
-        xmax += 1
-    if ymax - ymin < 1e-12:
-        ymax += 1
-
-    def P(p):
-        return (p[0] - xmin) / (xmax - xmin) * W, H - (p[1] - ymin) / (ymax - ymin) * H
-
-    items = []
-    ox, oy = P((0, 0))
-    items.append(f'<line x1="0" y1="{oy:.1f}" x2="{W:.1f}" y2="{oy:.1f}" stroke="#000" stroke-width="1"/>')
-    items.append(f'<line x1="{ox:.1f}" y1="0" x2="{ox:.1f}" y2="{H:.1f}" stroke="#000" stroke-width="1"/>')
-    for s in pic.shapes:
-        if s.kind == "poly":
-            coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in map(P, s.points))
-            items.append(f'<polyline points="{coords}" fill="none" stroke="{s.style.stroke}" stroke-width="1.6"/>')
-        elif s.kind == "marks":
-            for a, b in map(P, s.points):
-                items.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.6" fill="{s.style.stroke}"/>')
-    if pic.plot["xlabel"]:
-        items.append(f'<text x="{W + 4:.1f}" y="{oy:.1f}" dominant-baseline="central">{html.escape(text_of(pic.plot["xlabel"]))}</text>')
-    if pic.plot["ylabel"]:
-        items.append(f'<text x="{ox + 4:.1f}" y="-4">{html.escape(text_of(pic.plot["ylabel"]))}</text>')
-    for x in (xmin, xmax):
-        a, _ = P((x, 0))
-        items.append(f'<text x="{a:.1f}" y="{oy + 14:.1f}" text-anchor="middle" font-size="11">{x:g}</text>')
-    items.append(f'<text x="{ox - 4:.1f}" y="{P((0, ymax))[1] + 4:.1f}" text-anchor="end" font-size="11">{ymax:.3g}</text>')
-    return _svg(items, [0, W + 20], [-20, H + 18])
-
-
 # -- text -----------------------------------------------------------------------------------------------
 
 
@@ -549,7 +476,7 @@ def to_text(options: str, body: str, text_of) -> list[str]:
     """Lines for the terminal: node grids as a table of their texts, filled unit cells as
     ■ on a · background, plots as a note."""
     pic = parse(options, body)
-    if pic.plot is not None:
+    if pic.plot:
         return ["(a plot; the web drill and the PDF key show it)"]
     nodes = [s for s in pic.shapes if s.kind == "text"]
     centred = [s for s in nodes if s.style.anchor == "center"]
