@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -101,14 +102,22 @@ def build(
     print_keys: bool = False,
 ) -> dict:
     spec_path, out_dir = Path(spec_path), Path(out_dir)
+    progress = progress or (lambda *_: None)
+    cache_dir = out_dir / CACHE_DIR
+    try:  # the inputs' bytes: an up-to-date build needs no parsing (they passed before)
+        inputs = _inputs_key(spec_path, roster_path, print_keys=print_keys, chunk_size=chunk_size)
+    except OSError:
+        inputs = None  # load_spec/load_roster say what is wrong with the file
+    previous = _up_to_date(out_dir, cache_dir, inputs) if inputs else None
+    if previous is not None:
+        progress("up to date", 1, 1)
+        return previous
     spec = load_spec(spec_path)
     students = load_roster(roster_path)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    progress = progress or (lambda *_: None)
     code = exam_code(spec_path)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = out_dir / CACHE_DIR
     cache_existed = cache_dir.exists()
     staging = Path(tempfile.mkdtemp(prefix=".examforge-staging-", dir=out_dir))
     work = staging / "work"
@@ -130,9 +139,10 @@ def build(
         manifest = _manifest(spec, spec_path, layout, builds, code)
         (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
         shutil.rmtree(work, ignore_errors=True)
-        _verify_unless_verified(staging, cache_dir, progress, jobs)
+        digest = _verify_unless_verified(staging, cache_dir, progress, jobs)
         _publish(staging, out_dir)
-        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {VERIFIED_STEM})
+        (cache_dir / f"{BUILD_STEM}.json").write_text(json.dumps({"inputs": inputs, "outputs": digest}) + "\n")
+        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {VERIFIED_STEM, BUILD_STEM})
         ok = True
         return manifest
     finally:
@@ -521,7 +531,7 @@ def _outputs_digest(staging: Path) -> str:
     return h.hexdigest()
 
 
-def _verify_unless_verified(staging: Path, cache_dir: Path, progress: Progress, jobs: int) -> None:
+def _verify_unless_verified(staging: Path, cache_dir: Path, progress: Progress, jobs: int) -> str:
     """Verify the staged outputs, unless these very bytes passed verification before (a rebuild
     with unchanged inputs): verify is a function of the files alone, so it would pass again.
     `examforge verify DIR` always checks everything."""
@@ -531,10 +541,45 @@ def _verify_unless_verified(staging: Path, cache_dir: Path, progress: Progress, 
     marker = cache_dir / f"{VERIFIED_STEM}.sha256"
     if marker.exists() and marker.read_text(encoding="ascii") == digest:
         progress("verified before", 1, 1)
-        return
+        return digest
     verify(staging, progress=progress, jobs=jobs)
     cache_dir.mkdir(exist_ok=True)
     marker.write_text(digest, encoding="ascii")
+    return digest
+
+
+BUILD_STEM = "build"
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """examforge's own code and templates (what the outputs are made by)."""
+    root = Path(__file__).parent
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _inputs_key(spec_path: Path, roster_path: str | Path, *, print_keys: bool, chunk_size: int) -> str:
+    h = hashlib.sha256(_code_digest().encode())
+    for path in (spec_path, Path(roster_path)):
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    h.update(f"print_keys={print_keys} chunk_size={chunk_size}".encode())
+    return h.hexdigest()
+
+
+def _up_to_date(out_dir: Path, cache_dir: Path, inputs: str) -> dict | None:
+    """The manifest of the build in `out_dir` when it was made from these very inputs by this
+    code and its outputs are still exactly as that build left them (verified then); else None."""
+    record = cache_dir / f"{BUILD_STEM}.json"
+    try:
+        previous = json.loads(record.read_text())
+        if previous.get("inputs") != inputs or _outputs_digest(out_dir) != previous.get("outputs"):
+            return None
+        return json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _publish(staging: Path, out_dir: Path) -> None:

@@ -174,9 +174,20 @@ def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys:
     Gradescope-ready layout, then verify the result (exit 1 if it fails)."""
     from examforge.build import build as run_build
 
+    stages: set[str] = set()
     with _progress_bar(quiet) as bar:
-        manifest = run_build(spec, roster, out_dir, jobs=jobs, progress=_stage_progress(bar), print_keys=print_keys)
+        show = _stage_progress(bar)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            stages.add(stage)
+            show(stage, done, total)
+
+        manifest = run_build(spec, roster, out_dir, jobs=jobs, progress=progress, print_keys=print_keys)
     n = len(manifest["students"])
+    if "up to date" in stages:
+        click.echo(f"{out_dir}/ is up to date: the same spec, roster and examforge made its {n} exams and keys, "
+                   "which are unchanged since they were verified")
+        return
     click.echo(f"built {n} exams and {n} keys of {manifest['pages']} pages in {out_dir}/ (students/, keys/, "
                "print/, gradescope/, manifest.csv, answers.csv); verified")
 

@@ -246,12 +246,41 @@ def test_rebuild_skips_verify_only_for_outputs_verified_before(built, monkeypatc
     build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
     assert calls == []  # the same bytes as the verified build
     marker = out / ".examforge-cache" / "verified.sha256"
+    record = out / ".examforge-cache" / "build.json"
     marker.write_text("0" * 64)  # e.g. another examforge version verified something else
+    record.unlink()  # and nothing says these outputs are up to date
     build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
     assert len(calls) == 1 and marker.read_text() != "0" * 64
+    record.unlink()
     build(root / "exam.yaml", root / "roster.csv", out, jobs=2)
     assert len(calls) == 1
     verify(out)  # the user's `examforge verify` always checks everything
+
+
+def test_unchanged_inputs_and_outputs_are_up_to_date(built, monkeypatch, tmp_path):
+    """Same spec, roster and code, outputs untouched: nothing is drawn again. Any change to the
+    outputs or the inputs builds again."""
+    root, out, _ = built
+    import examforge.build as build_module
+
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(out, copy)
+    drawn = []
+    real = build_module.draw_student
+    monkeypatch.setattr(build_module, "draw_student", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    manifest = build(root / "exam.yaml", root / "roster.csv", copy, jobs=2)
+    assert drawn == [] and manifest == json.loads((copy / "manifest.json").read_text())
+    key = copy / "keys" / "s1.pdf"
+    original = key.read_bytes()
+    key.write_bytes(original[:-10])  # a damaged output
+    build(root / "exam.yaml", root / "roster.csv", copy, jobs=2)
+    assert drawn and key.read_bytes() == original  # rebuilt, byte for byte as before
+    drawn.clear()
+    roster = write(tmp_path / "roster.csv", ROSTER_3 + "s4,New Student,new@example.edu\n")
+    manifest = build(root / "exam.yaml", roster, copy, jobs=2)
+    assert drawn and len(manifest["students"]) == 4
 
 
 def test_overflow_fails_naming_student_question_and_overflow(tmp_path):
