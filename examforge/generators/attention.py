@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
@@ -25,6 +26,7 @@ from examforge.solvers.transformer import multihead_cost
 _MAX_DEN = 12
 
 
+@lru_cache(maxsize=1 << 16)  # matrices repeat their entries; Fraction.limit_denominator is slow
 def num_tex(v: float) -> Latex:
     """A number as LaTeX: a slashed fraction when it is one with a small denominator (1/7,
     -3/4, as the seeds print them; pdftotext reads them back verbatim), else a short decimal."""

@@ -51,18 +51,23 @@ def fmt(x: Any, digits: int = 4) -> Latex:
     if isinstance(x, Fraction):
         return Latex(str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}")
     if isinstance(x, float):
-        if math.isnan(x) or math.isinf(x):
-            return Latex(r"\infty" if x > 0 else (r"-\infty" if x < 0 else "NaN"))
-        # Exact short decimals print in full (0.03125); others round to `digits` places.
-        r = x if round(x, 6) == x else round(x, digits)
-        if r == 0:
-            r = 0.0
-        if float(r).is_integer():
-            return Latex(str(int(r)))
-        return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
+        return _fmt_float(x, digits)
     if isinstance(x, (list, tuple)):
         return Latex("(" + ", ".join(fmt(v, digits) for v in x) + ")")
     raise TypeError(f"fmt: cannot format {type(x).__name__} {x!r}")
+
+
+@lru_cache(maxsize=1 << 16)  # the same numbers come back in every statement, solution and option
+def _fmt_float(x: float, digits: int) -> Latex:
+    if math.isnan(x) or math.isinf(x):
+        return Latex(r"\infty" if x > 0 else (r"-\infty" if x < 0 else "NaN"))
+    # Exact short decimals print in full (0.03125); others round to `digits` places.
+    r = x if round(x, 6) == x else round(x, digits)
+    if r == 0:
+        r = 0.0
+    if float(r).is_integer():
+        return Latex(str(int(r)))
+    return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
 
 
 def frac(x: float, max_den: int = 12) -> Latex:
