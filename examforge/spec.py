@@ -6,23 +6,41 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from examforge import layout as L
 from examforge import registry
 from examforge.errors import InputError, describe_validation_error
+from examforge.safeinput import decode_text, load_yaml, read_input
 
-_LENGTH = re.compile(r"^\d+(\.\d+)?(cm|mm|in|pt|em|ex)$")
+_LENGTH = re.compile(r"^\d{1,4}(\.\d{1,4})?(cm|mm|in|pt|em|ex)$")
+MAX_SPEC_BYTES = 1_000_000
+MAX_LENGTH_CM = 100.0  # no paper is taller; plan_layout says when a question outgrows its page
+# An answer box holds its frame and padding; what is left is the room for the answer.
+BOX_FRAME_CM = L.sp_cm(2 * L.pt_sp(L.BOX_RULE_PT) + 2 * L.pt_sp(L.BOX_PAD_PT))
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_length(value: str | None) -> str | None:
-    if value is not None and not _LENGTH.match(value):
-        raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in'")
+def _check_length(value: str | None, *, minimum_cm: float = 0.0, why: str = "") -> str | None:
+    """A positive LaTeX length ('4cm', '30mm', '2in'), more than `minimum_cm`, at most MAX_LENGTH_CM."""
+    if value is None:
+        return value
+    if not isinstance(value, str) or not _LENGTH.match(value):
+        raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in', more than 0")
+    cm = L.sp_cm(L.length_sp(value))
+    if cm <= minimum_cm:
+        raise ValueError(f"must be more than {minimum_cm:.2f}cm{why}" if minimum_cm else "must be more than 0")
+    if cm > MAX_LENGTH_CM:
+        raise ValueError(f"must be at most {MAX_LENGTH_CM:.0f}cm")
     return value
+
+
+def _check_box_height(value: str | None) -> str | None:
+    return _check_length(value, minimum_cm=BOX_FRAME_CM,
+                         why=f" (an answer box's frame and padding take {BOX_FRAME_CM:.2f}cm)")
 
 
 def _check_points(value: float) -> float:
@@ -45,7 +63,7 @@ class PartSpec(_Strict):
     @field_validator("box_height")
     @classmethod
     def _length(cls, value: str) -> str:
-        return _check_length(value)
+        return _check_box_height(value)
 
     @field_validator("points")
     @classmethod
@@ -76,9 +94,14 @@ class QuestionSpec(_Strict):
             raise ValueError(registry.unknown_id_message(value))
         return value
 
-    @field_validator("box_height", "question_height")
+    @field_validator("box_height")
     @classmethod
-    def _length(cls, value: str | None) -> str | None:
+    def _box(cls, value: str | None) -> str | None:
+        return _check_box_height(value)
+
+    @field_validator("question_height")
+    @classmethod
+    def _statement(cls, value: str | None) -> str | None:
         return _check_length(value)
 
     @field_validator("points")
@@ -113,10 +136,7 @@ class QuestionSpec(_Strict):
                     f"overrides: {key!r} is not a parameter of {self.generator}; "
                     f"its parameters are {', '.join(sorted(fields))}"
                 )
-        if self.ranges is not None:
-            from examforge.variant import validate_ranges
-
-            validate_ranges(qtype, self.ranges, where="ranges")
+        # ranges are checked by load_spec, which can name the file and the question (and by draw)
         return self
 
     @property
@@ -171,38 +191,36 @@ class ExamSpec(_Strict):
         return out
 
 
-def load_spec(path: str | Path) -> ExamSpec:
+def load_spec(path: str | Path, data: bytes | None = None) -> ExamSpec:
+    """The spec in `path` (or in `data`, its bytes, when the caller read them already)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: spec file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read spec: {err}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
+    if data is None:
+        data = read_input(path, what="spec", limit=MAX_SPEC_BYTES)
+    document = load_yaml(decode_text(data, path, what="spec"), path)
+    if not isinstance(document, dict):
         raise InputError(f"{path}: the spec must be a YAML mapping with title, seed and sections")
     try:
-        spec = ExamSpec.model_validate(data)
+        spec = ExamSpec.model_validate(document)
     except ValidationError as err:
         raise InputError(describe_validation_error(err, where=str(path))) from None
-    _check_fixed_params(spec, path)
+    _check_questions(spec, path)
     return spec
 
 
-def _check_fixed_params(spec: ExamSpec, path: Path) -> None:
-    from examforge.variant import validate_params
+def _check_questions(spec: ExamSpec, path: Path) -> None:
+    """Fixed params and difficulty ranges, each error naming the file and the question."""
+    from examforge.variant import validate_params, validate_ranges
 
+    number = 0
     for s_index, section in enumerate(spec.sections):
         for q_index, q in enumerate(section.questions):
+            number += 1
+            qtype = registry.get(q.generator)
+            if q.ranges is not None:
+                validate_ranges(qtype, q.ranges, where=f"{path}: sections[{s_index}].questions[{q_index}] "
+                                                         f"(question {number}, {q.generator})")
             if q.params is not None:
                 validate_params(
-                    registry.get(q.generator), q.params, where=str(path),
+                    qtype, q.params, where=str(path),
                     prefix=f"sections[{s_index}].questions[{q_index}].params",
                 )
