@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -162,21 +165,64 @@ def _progress_bar(quiet: bool):
                     TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=False)
 
 
+_UNITS = {"drawing": "students", "compiling": "LaTeX runs", "splitting": "students", "verifying": "students"}
+
+
+class _LineProgress:
+    """Progress as plain lines on stderr, for logs, pipes and CI, where a bar shows nothing: each
+    LaTeX run, each tenth of the students of a stage, and the end of every stage, e.g.
+    `examforge: compiling 3/8 LaTeX runs (12.4s)`."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+        self.shown: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        tenth = 10 * done // max(1, total)
+        if stage == "compiling" or done >= total or self.shown.get(stage, -1) < tenth:
+            self.shown[stage] = tenth
+            count = f"{done}/{total} {_UNITS[stage]}" if stage in _UNITS else ""
+            words = ["examforge:", stage, count, f"({time.monotonic() - self.start:.1f}s)"]
+            click.echo(" ".join(w for w in words if w), err=True)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A progress callback: a bar on a terminal, plain lines otherwise, nothing with --quiet."""
+    if quiet:
+        yield lambda *_: None
+    elif sys.stderr.isatty():
+        with _progress_bar(False) as bar:
+            yield _stage_progress(bar)
+    else:
+        yield _LineProgress()
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end a build the way Ctrl-C does: LaTeX runs killed, its work removed."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--roster", required=True, type=click.Path(path_type=Path), help="CSV with id, name, email.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel LaTeX runs (default: cores).")
 @click.option("--print-keys", is_flag=True, help="Also write print/keys.pdf (every key, roster order).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
 def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys: bool, quiet: bool) -> None:
     """Build every student's exam and solution key from SPEC into OUT, in one shared
     Gradescope-ready layout, then verify the result (exit 1 if it fails)."""
     from examforge.build import build as run_build
 
+    _stop_on_signals()
     stages: set[str] = set()
-    with _progress_bar(quiet) as bar:
-        show = _stage_progress(bar)
+    with _progress(quiet) as show:
 
         def progress(stage: str, done: int, total: int) -> None:
             stages.add(stage)
@@ -195,14 +241,14 @@ def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys:
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
 def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
     """Re-read every PDF of a build in OUT_DIR: same pages and boxes for everyone, each student
     named on page 1, no solutions in exams, keys matching answers.csv (exit 1 if not)."""
     from examforge.verify import verify as run_verify
 
-    with _progress_bar(quiet) as bar:
-        report = run_verify(out_dir, jobs=jobs, progress=_stage_progress(bar))
+    with _progress(quiet) as show:
+        report = run_verify(out_dir, jobs=jobs, progress=show)
     click.echo(report.summary())
 
 
