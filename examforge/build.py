@@ -16,6 +16,7 @@ builds left behind, and the processes it starts die with it."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import fcntl
@@ -162,7 +163,7 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
     ok = False
     splitter = None
     try:
-        with children_die_with_this_process():
+        with _children_die_with_build():
             splitter = Splitter(staging, progress, print_keys)
             try:
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -826,7 +827,7 @@ def _adopt_real_outputs(out_dir: Path) -> None:
     restores before it publishes."""
     current_dir = out_dir / CURRENT
     if current_dir.exists() and not current_dir.is_symlink():
-        shutil.rmtree(current_dir)  # a copied .examforge-current: a duplicate of the real entries
+        _remove(current_dir)  # a copied .examforge-current: a duplicate of the real entries
     real = [name for name in OUTPUTS if (out_dir / name).exists() and not (out_dir / name).is_symlink()]
     if not real:
         return
@@ -861,21 +862,19 @@ if sys.platform.startswith("linux"):
     os.register_at_fork(after_in_child=_die_with_parent)
 
 
-class children_die_with_this_process:
+@contextlib.contextmanager
+def _children_die_with_build():
     """While inside, processes forked by this one get PR_SET_PDEATHSIG=SIGKILL. pdflatex gets it
     through `setpriv` (examforge.renderers.compile); this covers multiprocessing's forked workers."""
-
-    def __enter__(self):
-        global _build_pid, _prctl
-        if sys.platform.startswith("linux"):
-            if _prctl is None:
-                try:
-                    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-                except (OSError, AttributeError):
-                    _prctl = None
-            _build_pid = os.getpid()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global _build_pid
+    global _build_pid, _prctl
+    if sys.platform.startswith("linux"):
+        if _prctl is None:
+            try:
+                _prctl = ctypes.CDLL(None, use_errno=True).prctl
+            except (OSError, AttributeError):
+                _prctl = None
+        _build_pid = os.getpid()
+    try:
+        yield
+    finally:
         _build_pid = None
