@@ -56,6 +56,7 @@ class QuestionType:
     seed_note: ClassVar[str] = ""  # only where the seed's key is wrong
     seed_comment: ClassVar[str] = ""  # how the seed example was chosen, when the seed is symbolic
     box_height: ClassVar[str] = "4cm"  # free-response answer box
+    template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
 
     # -- drawing and solving -------------------------------------------------
@@ -111,6 +112,10 @@ class QuestionType:
         return f"${fmt(value)}$"
 
     # -- helpers ------------------------------------------------------------------
+    def template_names(self) -> tuple[str, str]:
+        """The Jinja names of the question and solution templates (files in `<folder>/<id>/`)."""
+        return f"questions/{self.id}/question.tex.j2", f"questions/{self.id}/solution.tex.j2"
+
     @property
     def topic(self) -> str:
         return self.id.split(".", 1)[0]

@@ -112,10 +112,26 @@ def _latex_filter(value: Any) -> Latex:
     return value if isinstance(value, Latex) else Latex(str(value))
 
 
+class _QuestionLoader(jinja2.BaseLoader):
+    """`questions/<id>/<file>` from the folder the type was loaded from (bank or user folder)."""
+
+    def get_source(self, environment, template):
+        from examforge import registry
+
+        parts = template.split("/")
+        if len(parts) != 3 or parts[0] != "questions":
+            raise jinja2.TemplateNotFound(template)
+        path = registry.template_path(parts[1], parts[2])
+        if path is None or not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = path.read_text(encoding="utf-8")
+        return source, str(path), lambda: True
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("examforge", "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader("examforge", "templates"), _QuestionLoader()]),
         auto_reload=False,  # templates ship with the package; no stat() per render
         block_start_string=r"\BLOCK{",
         block_end_string="}",

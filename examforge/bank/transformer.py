@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from examforge.errors import GenerationError
-from examforge.generators.attention import (
+from examforge.bank.attention import (
     FloatMatrix, Matrix, Symbol, check_symbol, dims, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
