@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from examforge import __version__, registry
+from examforge import __version__, pools, registry
 from examforge import layout as L
 from examforge.calibration import (
     calibration_document,
@@ -71,17 +71,23 @@ class StudentBuild:
     points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
 
-def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -> list[DrawnQuestion]:
+def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
+                 members: dict[int, str] | None = None) -> list[DrawnQuestion]:
+    """One student's questions; `members` says which question each pool slot asks them
+    (examforge.pools.assign, made once for the class)."""
+    if members is None:
+        members = pools.assign(spec, [student.id], spec_path=spec_path)[0]
     drawn = []
     for slot, s_index, q in spec.slots():
-        qtype = registry.get(q.generator)
+        qtype = registry.get(members[slot])
+        form = q.form_for(qtype.id)
         seed = question_seed(spec.seed, student.id, slot)
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
         if q.params is not None:
             params = validate_params(qtype, q.params, where=spec_path)
-            variant = make_variant(qtype, params, form=q.form, seed=seed, layout_rng=variant_rngs(seed)[1])
+            variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
         else:
-            variant = draw(qtype, seed, form=q.form, overrides=q.overrides, ranges=q.ranges, where=where)
+            variant = draw(qtype, seed, form=form, overrides=q.overrides, ranges=q.ranges, where=where)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 
@@ -170,6 +176,7 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
         calibration = pool.submit(compile_cached, tex_sources["calibration"], work, "calibration", cache_dir)
 
     chunks = split_class(students, chunk_size)
+    members = pools.assign(spec, [s.id for s in students], spec_path=str(spec_path))
     builds: list[StudentBuild] = []
     futures: dict[str, Future] = {}
     layout = None
@@ -177,7 +184,8 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     for c_index, chunk in enumerate(chunks):
         chunk_builds = []
         for s in chunk:
-            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path))))
+            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path),
+                                                             members=members[drawn])))
             drawn += 1
             progress("drawing", drawn, len(students))
         builds += chunk_builds
@@ -427,11 +435,7 @@ def answer_rows(spec: ExamSpec, builds: list[StudentBuild]) -> list[dict]:
     for b in builds:
         for dq in b.questions:
             v = dq.variant
-            choice = ""
-            if v.form == "tf":
-                choice = "True" if v.claim_is_true else "False"
-            elif v.form == "mc":
-                choice = v.correct_letter or ""
+            choice = v.correct_label if v.form in ("tf", "mc", "multi") else ""
             rows.append({
                 "student_id": b.student.id,
                 "question": dq.slot + 1,
@@ -441,6 +445,7 @@ def answer_rows(spec: ExamSpec, builds: list[StudentBuild]) -> list[dict]:
                 "choice": choice,
                 "generator": v.qtype.id,
                 "seed": v.seed,
+                "scoring": v.qtype.scoring if v.form == "multi" else "",
                 "key_texts": json.dumps(v.qtype.key_texts(v.answer), ensure_ascii=False),
             })
     return rows
@@ -456,7 +461,8 @@ def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
 
 MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "sha256",
                    "key_pdf", "key_pages", "key_sha256"]
-ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "key_texts"]
+ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "scoring",
+                 "key_texts"]
 
 
 def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path, rows: list[dict]) -> None:
@@ -556,7 +562,7 @@ def _code_digest() -> str:
     """examforge's own code and templates (what the outputs are made by)."""
     root = Path(__file__).parent
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2", ".yaml") and p.is_file()):
         h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
@@ -566,7 +572,20 @@ def _inputs_key(spec_path: Path, roster_path: str | Path, *, print_keys: bool, c
     for path in (spec_path, Path(roster_path)):
         h.update(hashlib.sha256(path.read_bytes()).digest())
     h.update(f"print_keys={print_keys} chunk_size={chunk_size}".encode())
+    for folder in registry.user_folders(extra=_spec_question_dirs(spec_path)):  # the instructor's questions
+        h.update(registry.folder_digest(folder).encode())
     return h.hexdigest()
+
+
+def _spec_question_dirs(spec_path: Path) -> list[Path]:
+    try:
+        import yaml
+
+        data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        dirs = data.get("question_dirs") if isinstance(data, dict) else None
+        return [spec_path.parent / d for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else []
+    except Exception:  # load_spec says what is wrong with it
+        return []
 
 
 def _up_to_date(out_dir: Path, cache_dir: Path, inputs: str) -> dict | None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-FORMS = ("free", "mc", "tf")
+FORMS = ("free", "mc", "tf", "multi")
 
 
 class ParamsModel(BaseModel):
@@ -58,6 +58,7 @@ class QuestionType:
     box_height: ClassVar[str] = "4cm"  # free-response answer box
     template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
+    scoring: ClassVar[str] = "all_or_nothing"  # select-all questions: or "partial"
 
     # -- drawing and solving -------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ParamsModel:
@@ -105,6 +106,11 @@ class QuestionType:
                 "sign_flip": -value if value else 3 * step,
             }
         return {}
+
+    def own_choices(self, params: ParamsModel, answer: AnswerModel, form: str):
+        """`(claim, choices)` for a type whose options are its own (authored questions), or None
+        for the generic options built from `mistakes`."""
+        return None
 
     def choice_latex(self, value: Any) -> str:
         from examforge.renderers.latex import fmt

@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import importlib
 import importlib.metadata
+import os
 import re
 import sys
 import traceback
@@ -171,20 +172,47 @@ def load_entry_points() -> None:
             load_folder(Path(list(paths)[0]), package=target.__name__)
 
 
+ENV_FOLDERS = "EXAMFORGE_QUESTIONS"  # folders to load in every process (os.pathsep-separated)
+
+
 def load_all() -> None:
-    """The bank, then the packages' entry points (idempotent)."""
+    """The bank, the packages' entry points, then the folders in $EXAMFORGE_QUESTIONS
+    (which `--questions` sets, so the drill server's worker processes load them too)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     load_folder(_BANK, package="examforge.bank")
     load_entry_points()
-
-
-def load_folders(folders) -> None:
-    load_all()
-    for folder in folders or ():
+    for folder in filter(None, os.environ.get(ENV_FOLDERS, "").split(os.pathsep)):
         load_folder(folder)
+
+
+def load_folders(folders) -> list[str]:
+    """Load instructors' folders (after the bank); returns the ids they added."""
+    load_all()
+    added = []
+    for folder in folders or ():
+        added += load_folder(folder)
+    return added
+
+
+def user_folders(extra=()) -> list[Path]:
+    """The instructors' folders loaded so far, and `extra` ones, resolved, without repeats."""
+    out = [p for p, package in _FOLDERS.items() if not package.startswith("examforge.")]
+    for folder in extra:
+        path = Path(folder).resolve()
+        if path.is_dir() and path not in out:
+            out.append(path)
+    return sorted(out)
+
+
+def folder_digest(folder: Path) -> str:
+    """The content of a question folder: what a build made from it depends on."""
+    h = hashlib.sha256(str(folder).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def all_types() -> list[QuestionType]:
@@ -203,6 +231,12 @@ def get(type_id: str) -> QuestionType:
 def origin(type_id: str) -> Path:
     load_all()
     return _ORIGIN[type_id]
+
+
+def in_bank(type_id: str) -> bool:
+    """Whether a type is one of examforge's own Python types (held to the seed-example check)."""
+    path = origin(type_id)
+    return path.suffix == ".py" and path.parent == _BANK
 
 
 def unknown_id_message(type_id: str) -> str:

@@ -58,8 +58,11 @@ class PartSpec(_Strict):
 
 
 class QuestionSpec(_Strict):
-    generator: str
-    form: Literal["free", "mc", "tf"] = "free"
+    """One slot of the exam: a question type (`generator`) or a pool of them (`pool`)."""
+
+    generator: str | None = None
+    pool: list[str] | str | None = None  # ids or globs ("concepts.memory.*"): one member per student
+    form: Literal["free", "mc", "tf", "multi"] | None = None  # default: each type's first form
     points: float = Field(gt=0, le=1000)
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
@@ -71,9 +74,24 @@ class QuestionSpec(_Strict):
 
     @field_validator("generator")
     @classmethod
-    def _known_generator(cls, value: str) -> str:
-        if value not in registry.known_ids():
+    def _known_generator(cls, value: str | None) -> str | None:
+        if value is not None and value not in registry.known_ids():
             raise ValueError(registry.unknown_id_message(value))
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _known_members(cls, value):
+        if value is None:
+            return value
+        patterns = [value] if isinstance(value, str) else value
+        if not patterns:
+            raise ValueError("a pool needs at least one id or glob")
+        for pattern in patterns:
+            if not registry.matching(pattern):
+                if any(ch in pattern for ch in "*?["):
+                    raise ValueError(f"the glob {pattern!r} matches no question id")
+                raise ValueError(registry.unknown_id_message(pattern))
         return value
 
     @field_validator("box_height", "question_height")
@@ -86,13 +104,42 @@ class QuestionSpec(_Strict):
     def _whole_or_half(cls, value: float) -> float:
         return _check_points(value)
 
+    @property
+    def members(self) -> list[str]:
+        """The ids this slot draws from (one for a generator), in the order given, without repeats."""
+        if self.generator is not None:
+            return [self.generator]
+        out: list[str] = []
+        for pattern in [self.pool] if isinstance(self.pool, str) else (self.pool or []):
+            for type_id in registry.matching(pattern):
+                if type_id not in out:
+                    out.append(type_id)
+        return out
+
+    @property
+    def label(self) -> str:
+        """How messages name this slot's question: its id, or the pool."""
+        if self.generator is not None:
+            return self.generator
+        return "pool " + (self.pool if isinstance(self.pool, str) else "[" + ", ".join(self.pool or []) + "]")
+
+    def form_for(self, type_id: str) -> str:
+        return self.form or registry.get(type_id).forms[0]
+
     @model_validator(mode="after")
     def _consistent(self):
-        qtype = registry.get(self.generator)
-        if self.form not in qtype.forms:
-            raise ValueError(
-                f"form {self.form!r} is not offered by {self.generator}; choose one of {', '.join(qtype.forms)}"
-            )
+        if (self.generator is None) == (self.pool is None):
+            raise ValueError("give either 'generator' (one question type) or 'pool' (several), not both")
+        if self.pool is not None:
+            for key in ("params", "overrides", "ranges"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' applies to one question type; a pool slot cannot have it")
+        for type_id in self.members:
+            qtype = registry.get(type_id)
+            if self.form is not None and self.form not in qtype.forms:
+                raise ValueError(
+                    f"form {self.form!r} is not offered by {type_id}; choose one of {', '.join(qtype.forms)}"
+                )
         if self.parts is not None:
             labels = [p.label for p in self.parts]
             if len(set(labels)) != len(labels):
@@ -106,17 +153,19 @@ class QuestionSpec(_Strict):
                 raise ValueError("give box_height on each part, not on a question with parts")
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
-        fields = set(qtype.Params.model_fields)
-        for key in (self.overrides or {}):
-            if key not in fields:
-                raise ValueError(
-                    f"overrides: {key!r} is not a parameter of {self.generator}; "
-                    f"its parameters are {', '.join(sorted(fields))}"
-                )
-        if self.ranges is not None:
-            from examforge.variant import validate_ranges
+        if self.generator is not None:
+            qtype = registry.get(self.generator)
+            fields = set(qtype.Params.model_fields)
+            for key in (self.overrides or {}):
+                if key not in fields:
+                    raise ValueError(
+                        f"overrides: {key!r} is not a parameter of {self.generator}; "
+                        f"its parameters are {', '.join(sorted(fields))}"
+                    )
+            if self.ranges is not None:
+                from examforge.variant import validate_ranges
 
-            validate_ranges(qtype, self.ranges, where="ranges")
+                validate_ranges(qtype, self.ranges, where="ranges")
         return self
 
     @property
@@ -144,6 +193,7 @@ class LayoutSpec(_Strict):
 
 
 class ExamSpec(_Strict):
+    question_dirs: list[str] = Field(default_factory=list)  # folders of the instructor's questions
     title: str = Field(min_length=1, max_length=200)
     course: str = Field(default="", max_length=200)
     date: str = Field(default="", max_length=100)
@@ -188,12 +238,28 @@ def load_spec(path: str | Path) -> ExamSpec:
         raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: the spec must be a YAML mapping with title, seed and sections")
+    load_question_dirs(data.get("question_dirs"), path)
     try:
         spec = ExamSpec.model_validate(data)
     except ValidationError as err:
         raise InputError(describe_validation_error(err, where=str(path))) from None
     _check_fixed_params(spec, path)
     return spec
+
+
+def load_question_dirs(dirs: Any, spec_path: Path) -> None:
+    """Load the spec's `question_dirs` (relative to the spec file) before its questions are checked."""
+    if dirs is None:
+        return
+    if not isinstance(dirs, list) or not all(isinstance(d, str) and d for d in dirs):
+        raise InputError(f"{spec_path}: field 'question_dirs': value {dirs!r}: a list of folder names")
+    registry.load_all()
+    for index, name in enumerate(dirs):
+        folder = (spec_path.parent / name)
+        if not folder.is_dir():
+            raise InputError(f"{spec_path}: field 'question_dirs[{index}]': value {name!r}: "
+                             f"no such folder ({folder})")
+        registry.load_folder(folder)
 
 
 def _check_fixed_params(spec: ExamSpec, path: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from examforge.renderers import assets
 from examforge.errors import LatexError
 
 _MARKER = re.compile(r"^% examforge:question slot=(\d+) id=(\S+) seed=(\S+)")
@@ -44,6 +45,7 @@ def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True) 
     if shutil.which("pdflatex") is None:
         raise LatexError("pdflatex is not installed; run 'make demo' or 'make test' to install TeX Live")
     tex_path = Path(tex_path)
+    assets.place(tex_path)
     cmd = [
         "pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
         "-file-line-error", tex_path.name,

@@ -140,7 +140,15 @@ def _answer_box(v: Variant, *, key: bool) -> Latex:
         "blocks/answer_area.tex.j2",
         choices=v.choices, key=key, height="0pt", framed=False, form=v.form,
         answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
-        correct=("True" if v.claim_is_true else "False") if v.form == "tf" else (v.correct_letter or ""),
+        correct=v.correct_label,
+    )
+
+
+def template_statement(v: Variant) -> Latex:
+    """What the blank template (Gradescope's copy) shows in a slot: the type's summary."""
+    return Latex(
+        r"\textit{" + escape(v.qtype.summary) + r"}\par\smallskip"
+        r"{\small (Each student's copy shows this question with their own numbers.)}"
     )
 
 
@@ -148,10 +156,7 @@ def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]
     v = dq.variant
     boxes: dict[str, Latex] = {}
     if "template" in kinds:
-        statement = Latex(
-            r"\textit{" + escape(v.qtype.summary) + r"}\par\smallskip"
-            r"{\small (Each student's copy shows this question with their own numbers.)}"
-        )
+        statement = template_statement(v)
         boxes["template"] = Latex("")
     else:
         statement = question_text(v)
