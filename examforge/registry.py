@@ -116,8 +116,8 @@ def load_folder(folder: str | Path, *, package: str | None = None) -> list[str]:
     if not path.is_dir():
         raise InputError(f"{folder}: question folder not found (or not a directory)")
     path = path.resolve()
-    if path in _FOLDERS:
-        return []
+    if path in _FOLDERS or any(loaded in path.parents for loaded in _FOLDERS):
+        return []  # loaded already (its YAML files are searched with the folder it is in)
     before = set(_TYPES)
     user = package is None
     if package is None:
