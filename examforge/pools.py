@@ -4,9 +4,9 @@ A pool slot draws one question from several (ids or globs). Across the class eve
 used equally often, within one; within one student's exam no question appears twice, even when
 pools overlap or a pool holds a question that another slot asks outright. The assignment is a
 class-level design, like a seating plan: students are taken in roster order and each pool slot
-gives the least-used member this student does not have yet, ties broken by an order drawn from
-(exam seed, slot) and rotated by the student's position, so neighbours on the roster get
-different members. Adding a student at the end of the roster changes nobody else's questions.
+gives the least-used member this student does not have yet, ties broken first against what the
+previous student on the roster got (neighbours get different members), then by an order drawn
+from (exam seed, slot) and rotated by the student's position. Adding a student at the end of the roster changes nobody else's questions.
 The numbers inside a member still come from (exam seed, student id, slot), as for every draw.
 """
 
@@ -35,6 +35,7 @@ def assign(spec, student_ids: list[str], *, spec_path: str = "spec") -> list[dic
         key=lambda item: (len(item[1]), item[0]),
     )
     counts = {slot: Counter() for slot, _ in pool_slots}
+    previous: dict[int, str] = {}  # what the student before got in each slot
     out = []
     for rank, student_id in enumerate(student_ids):
         chosen = dict(fixed)
@@ -48,8 +49,9 @@ def assign(spec, student_ids: list[str], *, spec_path: str = "spec") -> list[dic
                     f"asked elsewhere on the same exam; add members or remove the overlap"
                 )
             n = len(order)
-            pick = min(free, key=lambda m: (counts[slot][m], (order.index(m) - rank) % n))
+            pick = min(free, key=lambda m: (counts[slot][m], m == previous.get(slot), (order.index(m) - rank) % n))
             counts[slot][pick] += 1
+            previous[slot] = pick
             chosen[slot] = pick
             used.add(pick)
         out.append(chosen)

@@ -112,6 +112,8 @@ def load_folder(folder: str | Path, *, package: str | None = None) -> list[str]:
     """Load a question folder (Python types, their templates, authored YAML); returns the ids
     it added. Loading the same folder again does nothing."""
     global _loading_user
+    if package is None:
+        load_all()  # the bank first: an instructor's id that clashes with it is the error
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise InputError(f"{folder}: question folder not found (or not a directory)")

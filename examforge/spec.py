@@ -111,7 +111,10 @@ class QuestionSpec(_Strict):
             return [self.generator]
         out: list[str] = []
         for pattern in [self.pool] if isinstance(self.pool, str) else (self.pool or []):
+            glob = any(ch in pattern for ch in "*?[")
             for type_id in registry.matching(pattern):
+                if glob and self.form is not None and self.form not in registry.get(type_id).forms:
+                    continue  # a glob takes the questions that offer the slot's form
                 if type_id not in out:
                     out.append(type_id)
         return out
@@ -131,6 +134,8 @@ class QuestionSpec(_Strict):
         if (self.generator is None) == (self.pool is None):
             raise ValueError("give either 'generator' (one question type) or 'pool' (several), not both")
         if self.pool is not None:
+            if not self.members:
+                raise ValueError(f"pool: no question matching {self.pool!r} offers form {self.form!r}")
             for key in ("params", "overrides", "ranges"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"'{key}' applies to one question type; a pool slot cannot have it")

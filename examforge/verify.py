@@ -178,7 +178,7 @@ def _missing_answers(key_text: str, answer_rows: list[dict]) -> list[str]:
         for expected in json.loads(r["key_texts"]):
             if normalize(expected) not in key_text:
                 missing.append(f"question {r['question']}: answer {expected!r} (answers.csv) not found")
-        if r["choice"] and f"Answer:{r['choice']}" not in key_text:
+        if r["choice"] and normalize(f"Answer:{r['choice']}") not in key_text:
             missing.append(f"question {r['question']}: 'Answer: {r['choice']}' not found")
     return missing
 
