@@ -354,6 +354,17 @@ class AuthoredQuestion(QuestionType):
     def choice_value(self, answer: AuthoredAnswer) -> Any:
         return answer.value
 
+    def choice_latex(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "True" if value else "False"
+        if isinstance(value, tuple):
+            return ", ".join(value)
+        if isinstance(value, float):
+            from examforge.renderers.latex import fmt
+
+            return f"${fmt(value, 6)}$"
+        return str(value)
+
     def mistakes(self, params: AuthoredParams) -> dict[str, Any]:
         return {name: c.text for name, c in self._wrong(params)}
 
