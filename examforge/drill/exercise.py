@@ -273,28 +273,43 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+MAX_TYPE_ID_CHARS = 100
+
+
 def parse_seed(value: Any) -> int:
+    """A seed from a query string or JSON: a whole number from 0 to MAX_SEED. Only ASCII digits
+    ("²" is a digit to str.isdigit, not to int), at most 16 of them (so int() is cheap)."""
+    wrong = f"seed must be a whole number from 0 to {MAX_SEED}, got "
     if isinstance(value, bool):
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value!r}")
+        raise InputError(wrong + repr(value))
     if isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
-            raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value[:40]!r}")
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEED))):
+            raise InputError(wrong + repr(value[:40]) + ("..." if len(value) > 40 else ""))
         value = int(text)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {str(value)[:40]!r}")
-    return value
+    if isinstance(value, int) and 0 <= value <= MAX_SEED:
+        return value
+    if isinstance(value, int):  # described by its size: str() of a huge int is slow, or refused
+        shown = str(value) if value.bit_length() <= 64 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    elif isinstance(value, float):
+        shown = repr(value)
+    else:
+        shown = type(value).__name__
+    raise InputError(wrong + shown)
 
 
 def exercise(type_id: str, seed: int, difficulty: str = "medium", form: str | None = None) -> Exercise:
     """Validate the four values (InputError naming the bad one) and build the exercise."""
     if not isinstance(type_id, str) or not type_id:
         raise InputError("type is required: a question type id such as conv.output_shape")
+    if len(type_id) > MAX_TYPE_ID_CHARS:
+        raise InputError(f"unknown question type {type_id[:40]!r}...: type ids are at most {MAX_TYPE_ID_CHARS} "
+                         "characters (see /api/types or 'examforge list')")
     qtype = registry.get(type_id)
     seed = parse_seed(seed)
-    if difficulty not in DIFFICULTIES:
+    if not isinstance(difficulty, str) or difficulty not in DIFFICULTIES:
         raise InputError(f"difficulty {str(difficulty)[:40]!r} is not one of {', '.join(DIFFICULTIES)}")
     forms = drill_forms(qtype)
     if form is None:
