@@ -39,7 +39,9 @@ from examforge.renderers.exam import (
     geometry_context,
     render_batch,
     template_entry,
+    user_texts,
 )
+from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
@@ -167,6 +169,10 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     while the next one is being drawn; each chunk is split as soon as it is compiled, while the
     others still compile. Returns the layout, the sources, the compiled runs, the students'
     builds and the rows of answers.csv."""
+    # Text in scripts pdflatex's fonts cannot print: one LuaLaTeX run for the whole build (none for
+    # an all-Latin class), while calibration runs (examforge.renderers.scripts).
+    texts = user_texts(spec, students, spec_path=str(spec_path), roster_path="roster")
+    unicode = pool.submit(typeset_runs, texts, work / "unicode", cache_dir)
     samples = calibration_samples(spec, spec_path=str(spec_path))
     geometry = geometry_context(L.plan_layout(spec, fallback_heights(spec), flow=True))  # paper and margins
     tex_sources: dict[str, str] = {}
@@ -194,18 +200,24 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
             if calibration is not None:
                 heights = heights_from_measurements(spec, parse_measurements(calibration.result().side))
             layout = L.plan_layout(spec, heights)
+            runs = unicode.result()
+            if runs.compiled is not None:
+                tex_sources["unicode"] = runs.source
             template = template_entry(spec, chunk_builds[0].questions)
-            tex_sources["template"] = render_batch(spec, layout, [template])
-            futures["template"] = pool.submit(compile_cached, tex_sources["template"], work, "template", cache_dir)
+            tex_sources["template"] = render_batch(spec, layout, [template], runs)
+            futures["template"] = pool.submit(compile_cached, tex_sources["template"], work, "template", cache_dir,
+                                              files=runs.files)
         first = len(builds) - len(chunk_builds)
         entries = [Entry(first + i, b.student, b.questions, exam_code=code) for i, b in enumerate(chunk_builds)]
         name = f"batch-{c_index:03d}"
-        tex_sources[name] = render_batch(spec, layout, entries)
-        futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir)
+        tex_sources[name] = render_batch(spec, layout, entries, runs)
+        futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir, files=runs.files)
     rows = answer_rows(spec, builds)  # while LaTeX runs
     results: dict[str, Compiled] = {}
     if calibration is not None:
         results["calibration"] = calibration.result()
+    if runs.compiled is not None:
+        results["unicode"] = runs.compiled  # kept in the cache with the other runs
     done = 0
     for name, future in futures.items():
         try:

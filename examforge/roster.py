@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from examforge.errors import InputError
+from examforge.renderers.scripts import printable_problem
 
 _ALIASES = {
     "id": {"id", "sid", "studentid", "student_id", "studentnumber", "studentno", "netid", "uwnetid",
@@ -81,6 +82,9 @@ def load_roster(path: str | Path) -> list[Student]:
             )
         if len(name) > 120:
             raise InputError(f"{path}: row {line_no}: field 'name' is longer than 120 characters")
+        problem = printable_problem(name)  # any script; refused only when no font prints it
+        if problem:
+            raise InputError(f"{path}: row {line_no}: field 'name': value {name!r}: {problem}")
         if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
             raise InputError(f"{path}: row {line_no}: field 'email': value {email!r} is not an email address")
         if sid in seen_ids:

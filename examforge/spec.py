@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from examforge import registry
 from examforge.errors import InputError, describe_validation_error
+from examforge.renderers.scripts import check_printable
+
+Printed = Annotated[str, AfterValidator(check_printable)]  # printed text: any script a font prints
 
 _LENGTH = re.compile(r"^\d+(\.\d+)?(cm|mm|in|pt|em|ex)$")
 
@@ -179,8 +182,8 @@ class QuestionSpec(_Strict):
 
 
 class SectionSpec(_Strict):
-    title: str = Field(min_length=1, max_length=200)
-    instructions: str | None = Field(default=None, max_length=2000)
+    title: Printed = Field(min_length=1, max_length=200)
+    instructions: Printed | None = Field(default=None, max_length=2000)
     questions: list[QuestionSpec] = Field(min_length=1)
     new_page: bool = False  # start the section on a new page
 
@@ -199,11 +202,11 @@ class LayoutSpec(_Strict):
 
 class ExamSpec(_Strict):
     question_dirs: list[str] = Field(default_factory=list)  # folders of the instructor's questions
-    title: str = Field(min_length=1, max_length=200)
-    course: str = Field(default="", max_length=200)
-    date: str = Field(default="", max_length=100)
+    title: Printed = Field(min_length=1, max_length=200)
+    course: Printed = Field(default="", max_length=200)
+    date: Printed = Field(default="", max_length=100)
     seed: int = Field(ge=0, lt=2**63)
-    instructions: list[str] = Field(default_factory=list)
+    instructions: list[Printed] = Field(default_factory=list)
     sections: list[SectionSpec] = Field(min_length=1)
     layout: LayoutSpec = Field(default_factory=LayoutSpec)
 

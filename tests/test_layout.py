@@ -22,7 +22,9 @@ from examforge.layout import (
     sp_cm,
 )
 from examforge.qr import best_mask, pdf_drawing, qr_matrix
-from examforge.renderers.exam import memoize_figures, unicode_text
+from examforge.errors import LatexError
+from examforge.renderers.exam import memoize_figures
+from examforge.renderers.scripts import Runs
 from examforge.spec import ExamSpec, load_spec
 
 from .helpers import write
@@ -126,12 +128,14 @@ def test_the_class_splits_into_balanced_chunks_that_depend_on_its_size_only():
     assert [x for c in split_class(list(range(77)), 10) for x in c] == list(range(77))
 
 
-def test_names_in_any_script_become_latex_pdflatex_can_typeset():
-    assert unicode_text("Nguyễn") == r"Nguy\~{\^{e}}n"
-    assert unicode_text("Adébáyọ̀") == r"Adébáy\`{\d{o}}"
-    assert unicode_text("Zoë O'Brien") == r"Zoë O\textquotesingle{}Brien"
-    assert unicode_text("\\input{x}") == r"\textbackslash{}input\{x\}"
-    assert unicode_text("李") == "?"
+def test_latin_names_are_pdflatex_text_and_other_scripts_need_the_luatex_pass():
+    latex = Runs().latex  # no LuaLaTeX pass: only what pdflatex prints itself
+    assert latex("Zoë O'Brien") == r"Zoë O\textquotesingle{}Brien"
+    assert latex("Jose\u0301 Nu\u0301n\u0303ez") == "José Núñez"  # composed (NFC) for inputenc
+    assert latex("\\input{x}") == r"\textbackslash{}input\{x\}"
+    for name in ("李", "Nguyễn", "Adébáyọ̀"):  # no T1 character (or a stacked accent): never "?"
+        with pytest.raises(LatexError, match="needs LuaLaTeX"):
+            latex(name)
 
 
 def test_identical_figures_are_typeset_once_per_document():

@@ -1,4 +1,5 @@
-"""The one place that runs LaTeX: pdflatex, no shell escape, non-interactive, reproducible.
+"""The one place that runs LaTeX: pdflatex (and lualatex, for the text in scripts pdflatex's fonts
+cannot print: examforge.renderers.scripts), no shell escape, non-interactive, reproducible.
 
 A failure raises LatexError naming the student and the question (generator id and seed) whose
 source lines contain the error, with the relevant lines of the log. `compile_cached` puts a
@@ -39,15 +40,21 @@ def latex_env() -> dict[str, str]:
     return env
 
 
-def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True) -> Path:
-    """Compile `tex_path` in its own directory; rerun while LaTeX asks for it (unless `rerun` is
-    false: the exam layout has no cross-references, so one pass is final). Returns the PDF."""
-    if shutil.which("pdflatex") is None:
-        raise LatexError("pdflatex is not installed; run 'make demo' or 'make test' to install TeX Live")
+ENGINES = ("pdflatex", "lualatex")
+
+
+def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True, engine: str = "pdflatex") -> Path:
+    """Compile `tex_path` in its own directory with `engine` (pdflatex, or lualatex); rerun while
+    LaTeX asks for it (unless `rerun` is false: the exam layout has no cross-references, so one
+    pass is final). Returns the PDF."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown TeX engine {engine!r}")
+    if shutil.which(engine) is None:
+        raise LatexError(f"{engine} is not installed; run 'make demo' or 'make test' to install TeX Live")
     tex_path = Path(tex_path)
     assets.place(tex_path)
     cmd = [
-        "pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+        engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
         "-file-line-error", tex_path.name,
     ]
     log_path = tex_path.with_suffix(".log")
@@ -58,7 +65,7 @@ def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True) 
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            raise LatexError(f"{tex_path.name}: pdflatex took longer than {timeout:.0f}s") from None
+            raise LatexError(f"{tex_path.name}: {engine} took longer than {timeout:.0f}s") from None
         log = log_path.read_text(encoding="latin-1") if log_path.exists() else proc.stdout.decode("latin-1")
         if proc.returncode != 0:
             raise LatexError(describe_failure(tex_path, log))
@@ -126,13 +133,13 @@ def overfull_lines(log: str, *, limit_pt: float) -> list[tuple[float, int]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def engine_id() -> str:
+@lru_cache(maxsize=2)
+def engine_id(engine: str = "pdflatex") -> str:
     """What the cache key must change with: the TeX engine and this package's templates."""
     from examforge import __version__
 
     try:
-        banner = subprocess.run(["pdflatex", "--version"], capture_output=True, text=True, timeout=30).stdout
+        banner = subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         banner = "unknown"
     return f"{__version__}\n{banner.splitlines()[0] if banner else ''}"
@@ -146,18 +153,24 @@ class Compiled:
     cached: bool
 
 
-def compile_cached(tex: str, workdir: Path, name: str, cache_dir: Path | None) -> Compiled:
-    """Compile `tex` once; with a cache, the same source (and engine) returns the stored PDF."""
-    key = hashlib.sha256((engine_id() + "\n" + tex).encode("utf-8")).hexdigest()
+def compile_cached(
+    tex: str, workdir: Path, name: str, cache_dir: Path | None, *,
+    files: dict[str, Path] | None = None, engine: str = "pdflatex",
+) -> Compiled:
+    """Compile `tex` once; with a cache, the same source (and engine) returns the stored PDF.
+    `files` are copied next to the source first (the source names them, with their digest)."""
+    key = hashlib.sha256((engine_id(engine) + "\n" + tex).encode("utf-8")).hexdigest()
     if cache_dir is not None:
         pdf, side, log = (cache_dir / f"{key}{ext}" for ext in (".pdf", ".efl", ".log"))
         if pdf.exists() and side.exists() and log.exists():
             os.utime(pdf)  # mark as used
             return Compiled(pdf, side.read_text(encoding="utf-8"), log.read_text(encoding="latin-1"), True)
     workdir.mkdir(parents=True, exist_ok=True)
+    for file_name, source in (files or {}).items():
+        shutil.copyfile(source, workdir / file_name)
     tex_path = workdir / f"{name}.tex"
     tex_path.write_text(tex, encoding="utf-8")
-    pdf_path = run_pdflatex(tex_path, rerun=False)
+    pdf_path = run_pdflatex(tex_path, rerun=False, engine=engine)
     side_path, log_path = tex_path.with_suffix(".efl"), tex_path.with_suffix(".log")
     if not side_path.exists():  # a document without the exam template's side file
         side_path.write_text("", encoding="utf-8")
