@@ -100,3 +100,106 @@ def to_pdf(pages: list[bytes], target: Path, dpi: int) -> None:
     """Scanned pages (JPEG or PNG bytes) as one PDF, as a scanner writes it."""
     images = [Image.open(io.BytesIO(p)) for p in pages]
     images[0].save(target, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+
+
+BEHAVIOURS = ("fill", "cross", "tick", "blank", "fill", "cross", "stray", "tick")
+
+
+@dataclass
+class Expected:
+    """What a correct reading of the simulated stack gives."""
+
+    scores: dict[tuple[str, int], dict]  # (student, question) -> marked, points, flag ("" / "doubtful" / ...)
+    missing: list[tuple[str, int]]
+    duplicates: list[tuple[str, int]]
+    upside_down: int
+    pages: int
+
+
+def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, -2.5, 3.0, 0, 180, -1.0),
+             smudges: int = 1, doubles: int = 1, drop: int = 1, duplicate: int = 1, bw_every: int = 0,
+             quality: int = 75) -> tuple[list[bytes], Expected]:
+    """A filled-in, scanned and shuffled stack of the build's exams: (page images as JPEG/PNG bytes,
+    in stack order; what the scan must find). Each auto-graded question of each student gets a
+    behaviour from BEHAVIOURS (a mark on a random option, blank, or a light stray line), except
+    `smudges` erased marks and `doubles` double marks spread over the class; every page is turned
+    by the next angle of `turns`; `drop` pages are left out and `duplicate` pages scanned twice."""
+    marks = json.loads((build / "gradescope" / "marks.json").read_text(encoding="utf-8"))
+    rng = np.random.default_rng(seed)
+    sheets = render_print_file(build, dpi)
+    questions = [(s["id"], q) for s in marks["students"] for q in s["questions"]]
+    special = rng.permutation(len(questions))
+    smudged = set(special[:smudges].tolist())
+    doubled = set(special[smudges:smudges + doubles].tolist())
+    expected: dict[tuple[str, int], dict] = {}
+    strokes: dict[tuple[str, int], list[tuple[list[int], str]]] = {}
+    for k, (sid, q) in enumerate(questions):
+        letters = list(q["options"])
+        pick = letters[int(rng.integers(len(letters)))]
+        if k in smudged:
+            behaviour = "smudge"
+        elif k in doubled:
+            behaviour = "double"
+        else:
+            behaviour = BEHAVIOURS[k % len(BEHAVIOURS)]
+        page = q["options"][pick][0]
+        todo = strokes.setdefault((sid, page), [])
+        if behaviour in MARKS:
+            todo.append((q["options"][pick], behaviour))
+            right = pick in q["correct"]
+            expected[sid, q["number"]] = {"marked": pick, "points": float(q["points"]) if right else 0.0, "flag": ""}
+        elif behaviour in ("blank", "stray"):
+            if behaviour == "stray":
+                todo.append((q["options"][pick], "stray"))
+            expected[sid, q["number"]] = {"marked": "", "points": 0.0, "flag": ""}
+        elif behaviour == "smudge":
+            todo.append((q["options"][pick], "smudge"))
+            expected[sid, q["number"]] = {"marked": "", "points": None, "flag": "doubtful"}
+        else:  # double
+            other = next(letter for letter in letters if letter != pick)
+            todo += [(q["options"][pick], "fill"), (q["options"][other], "cross")]
+            expected[sid, q["number"]] = {"marked": ",".join(sorted({pick, other})), "points": 0.0, "flag": "several"}
+    pages, upside_down = [], 0
+    for i, sheet in enumerate(sheets):
+        for option, kind in strokes.get((sheet.student, sheet.page), []):
+            draw_mark(sheet.image, *bubble_px(marks, option, dpi), kind, rng)
+        degrees = turns[i % len(turns)]
+        upside_down += degrees == 180
+        pages.append((sheet.student, sheet.page, degrade(turn(sheet.image, degrees), rng, quality=quality,
+                                                           bw=bool(bw_every) and i % bw_every == bw_every - 1),
+                      degrees == 180))
+    order = rng.permutation(len(pages)).tolist()
+    dropped = order[:drop]
+    duplicated = order[drop:drop + duplicate]
+    stack = [pages[i] for i in order[drop:]] + [pages[i] for i in duplicated]
+    stack = [stack[i] for i in rng.permutation(len(stack))]
+    missing = sorted((pages[i][0], pages[i][1]) for i in dropped)
+    for sid, page in missing:
+        for q in marks["students"][[s["id"] for s in marks["students"]].index(sid)]["questions"]:
+            if q["options"][next(iter(q["options"]))][0] == page:
+                expected[sid, q["number"]] = {"marked": "", "points": None, "flag": f"page {page} missing"}
+    upside_down = sum(1 for s in stack if s[3])  # every page identified, duplicates too
+    return [s[2] for s in stack], Expected(expected, missing, sorted((pages[i][0], pages[i][1]) for i in duplicated),
+                                           upside_down, len(stack))
+
+
+def check_scores(rows: list[dict], expected: Expected) -> list[str]:
+    """Every way scores.csv differs from what the simulated marks say."""
+    problems = []
+    seen = set()
+    for r in rows:
+        key = (r["id"], int(r["question"]))
+        seen.add(key)
+        want = expected.scores.get(key)
+        if want is None:
+            problems.append(f"unexpected row {r}")
+            continue
+        points = float(r["points"]) if r["points"] else None
+        if want["flag"] == "":
+            if r["flag"] or r["marked"] != want["marked"] or points != want["points"]:
+                problems.append(f"{key}: read {r['marked']!r} {r['points']!r} flag {r['flag']!r}, expected {want}")
+        elif want["flag"] not in r["flag"] or (want["points"] is None and points is not None) \
+                or (want["points"] is not None and points != want["points"]):
+            problems.append(f"{key}: read {r['marked']!r} {r['points']!r} flag {r['flag']!r}, expected {want}")
+    problems += [f"{key}: no row" for key in expected.scores if key not in seen]
+    return problems
