@@ -165,15 +165,20 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
         widest = max(r["width"] for r in rows)
         columns = 3 if widest <= 44 else 2 if widest <= 70 else 1
         heading = f"Question {item.number}" + (f"({item.part})" if item.part else "")
-        about = f"{_points_label(item.points)}, {FORM_NAMES.get(item.form, item.form)}, {item.generator}"
+        about = [_points_label(item.points), FORM_NAMES.get(item.form, item.form), item.generator]
         if item.part:
             asks = next(p["asks"] for p in question_parts(builds[0].questions[item.number - 1]) if p["label"] == item.part)
-            about += f", part ({item.part}) asks for {asks}"
-        legend = about
+            about.append(f"part ({item.part}) asks for {asks}")
+        legend = Latex(", ".join(_unbroken(a) for a in about))  # names printed whole, never hyphenated
         if mistakes:
-            legend += ". Wrong options: " + ", ".join(f"{k} = {name}" for name, k in mistakes.items())
+            legend = Latex(legend + ". Wrong options: " + ", ".join(_unbroken(f"{k} = {name}")
+                                                                   for name, k in mistakes.items()))
         sections.append({"heading": heading, "legend": legend, "columns": columns, "rows": rows})
     return sections, csv_rows, by_name
+
+
+def _unbroken(text: str) -> Latex:
+    return Latex(r"\mbox{" + escape(text) + "}")
 
 
 def _name(name: str) -> Latex:
