@@ -32,6 +32,7 @@ from examforge.calibration import (
     parse_measurements,
 )
 from examforge.errors import ExamforgeError, LatexError
+from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts
 from examforge.renderers.compile import Compiled, compile_cached, overfull_lines, place_in_source
 from examforge.renderers.exam import (
     DrawnQuestion,
@@ -49,7 +50,7 @@ from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import ExamSpec, load_spec
 from examforge.variant import draw, make_variant, validate_params
 
-OUTPUTS = ("students", "keys", "print", "gradescope", "tex", "manifest.csv", "answers.csv", "manifest.json")
+OUTPUTS = ("students", "keys", "print", "gradescope", "graders", "tex", "manifest.csv", "answers.csv", "manifest.json")
 CACHE_DIR = ".examforge-cache"
 MAX_CHUNK = 64  # students per pdflatex run at most; the split depends on the class size only, so
 # the PDFs do not depend on --jobs. Small chunks start LaTeX sooner (while the rest of the class
@@ -143,6 +144,7 @@ def build(
             (staging / "tex").mkdir(exist_ok=True)
             (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
         _write_gradescope(spec, layout, template_points, staging)
+        _write_grading(spec, layout, template_points, builds, code, staging)
         _write_csvs(spec, builds, staging, rows)
         manifest = _manifest(spec, spec_path, layout, builds, code)
         (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
@@ -442,25 +444,14 @@ def _write_gradescope(spec, layout, template_points, staging: Path) -> None:
     (staging / "gradescope" / "layout.json").write_text(json.dumps(plan, indent=1) + "\n")
 
 
-def answer_rows(spec: ExamSpec, builds: list[StudentBuild]) -> list[dict]:
-    rows = []
-    for b in builds:
-        for dq in b.questions:
-            v = dq.variant
-            choice = v.correct_label if v.form in ("tf", "mc", "multi") else ""
-            rows.append({
-                "student_id": b.student.id,
-                "question": dq.slot + 1,
-                "answer": latex_to_text(v.qtype.answer_latex(v.answer)),
-                "points": dq.spec.points_label,
-                "form": v.form,
-                "choice": choice,
-                "generator": v.qtype.id,
-                "seed": v.seed,
-                "scoring": v.qtype.scoring if v.form == "multi" else "",
-                "key_texts": json.dumps(v.qtype.key_texts(v.answer), ensure_ascii=False),
-            })
-    return rows
+def _write_grading(spec, layout, template_points, builds, code: str, staging: Path) -> None:
+    """gradescope/marks.json (for `examforge scan`), gradescope/roster.csv and the grader sheets."""
+    from examforge.graders import write_graders
+    from examforge.marks import marks_document, marks_json
+
+    doc = marks_document(layout, builds, code, regions(layout, template_points))
+    (staging / "gradescope" / "marks.json").write_text(marks_json(doc), encoding="utf-8")
+    write_graders(spec, builds, staging)
 
 
 def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
@@ -473,8 +464,6 @@ def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
 
 MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "sha256",
                    "key_pdf", "key_pages", "key_sha256"]
-ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "scoring",
-                 "key_texts"]
 
 
 def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path, rows: list[dict]) -> None:
@@ -513,6 +502,7 @@ def _manifest(spec: ExamSpec, spec_path: Path, layout: L.Layout, builds: list[St
                         "section": dq.section + 1,
                         "points": dq.spec.points,
                         **dq.variant.to_json(),
+                        **({"parts": parts} if (parts := question_parts(dq)) else {}),
                     }
                     for dq in b.questions
                 ],

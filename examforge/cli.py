@@ -235,6 +235,31 @@ def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--build", "build_dir", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The build the exams came from (its gradescope/marks.json and manifest.json).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
+@click.option("--dpi", type=click.IntRange(100, 400), default=200, show_default=True,
+              help="Resolution PDF pages are rasterised at.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | None, dpi: int, quiet: bool) -> None:
+    """Read scanned pages (PDFs, PNG/JPEG images, or folders of them) back: identify every page by
+    its QR code, whatever the order or orientation; write each student's pages in order
+    (OUT/students/), the marks of every multiple-choice, true/false and select-all box scored
+    against that student's key (OUT/scores.csv), the boxes in doubt (OUT/review.pdf), the item
+    analysis (OUT/items.csv) and a report of missing, duplicate, unreadable and foreign pages."""
+    from examforge.scan import scan as run_scan
+    from examforge.scan import summary
+
+    with _progress_bar(quiet) as bar:
+        report = run_scan(list(inputs), build_dir, out_dir, jobs=jobs, dpi=dpi, progress=_stage_progress(bar))
+    for line in report.lines() + summary(report):
+        click.echo(line)
+    click.echo(f"wrote {out_dir}/: students/, scores.csv, items.csv, review.pdf, report.txt")
+
+
+@main.command()
 @click.argument("type_ids", nargs=-1)
 @click.option("--seeds", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
 @click.option("--start", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True, help="First seed.")

@@ -84,6 +84,17 @@ class QuestionType:
 
         return [latex_to_text(self.answer_latex(answer))]
 
+    # -- sub-questions -------------------------------------------------------------
+    # What each part asks, in part order, for a type whose free-response question is asked in
+    # parts (the spec's `parts:`, one answer box and one Gradescope sub-question each); empty
+    # when the type has one answer only. A spec asking for parts must ask for exactly these.
+    part_labels: ClassVar[tuple[str, ...]] = ()
+
+    def part_answers(self, answer: AnswerModel) -> list[str] | None:
+        """Each part's answer as LaTeX, in part order (one per `part_labels`), for the key's part
+        boxes, answers.csv and the grader sheets; None for a type not asked in parts."""
+        return None
+
     # -- multiple choice ---------------------------------------------------------
     def choice_value(self, answer: AnswerModel) -> Any:
         """The quantity the options show; by default the answer's first field."""

@@ -100,6 +100,9 @@ def add(qtype: QuestionType, *, origin: Path, template_folder: Path | None) -> t
         if not (origin.stem == topic or origin.stem.startswith(topic + "_")):
             raise TypeError(f"{origin}: {type_id}: a bank module is named after its types' topic "
                             f"({topic}.py or {topic}_<name>.py)")
+    if qtype.part_labels and type(qtype).part_answers is QuestionType.part_answers:
+        raise TypeError(f"{origin}: {type_id}: part_labels {qtype.part_labels} needs a part_answers() "
+                        "giving one answer per part")
     cls.Ranges()  # defaults must be valid
     if qtype.seed_example is not None:
         qtype.Params.model_validate(qtype.seed_example)

@@ -159,6 +159,7 @@ class QuestionSpec(_Strict):
                 )
             if self.box_height is not None:
                 raise ValueError("give box_height on each part, not on a question with parts")
+            _check_part_answers(qtype, self.form, len(self.parts))
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
         if self.generator is not None:
@@ -179,6 +180,24 @@ class QuestionSpec(_Strict):
     @property
     def points_label(self) -> str:
         return _label(self.points)
+
+
+def _check_part_answers(qtype, form: str, count: int) -> None:
+    """A question asked in parts needs a type that answers each part (its key fills every part's
+    box), with as many answers as the spec has parts."""
+    labels = qtype.part_labels
+    if form != "free":
+        raise ValueError(f"parts: only a free-response question (form: free) is asked in parts, not form {form!r}")
+    if not labels:
+        asked = [t.id for t in registry.all_types() if t.part_labels]
+        raise ValueError(
+            f"parts: {qtype.id} gives one answer, not one per part, so its key cannot fill {count} part boxes; "
+            f"remove parts: or use a type asked in parts ({', '.join(asked) or 'none'})"
+        )
+    if len(labels) != count:
+        raise ValueError(
+            f"parts: {qtype.id} answers {len(labels)} parts ({', '.join(labels)}), the spec has {count}"
+        )
 
 
 class SectionSpec(_Strict):

@@ -73,7 +73,7 @@ def test_new_page_duplex_and_parts():
         [
             {"title": "A", "questions": [_q(question_height="2cm", box_height="2cm")]},
             {"title": "B", "new_page": True, "questions": [
-                _q(generator="backprop.two_neuron", points=9, question_height="6cm",
+                _q(generator="transformer.activation_memory", points=9, question_height="6cm",
                    parts=[{"label": "a", "points": 3, "box_height": "2cm"},
                           {"label": "b", "points": 3, "box_height": "2cm"},
                           {"label": "c", "points": 3, "box_height": "3cm"}])]},
@@ -106,6 +106,22 @@ def test_parts_must_add_up_and_carry_their_own_boxes(tmp_path):
                  "[{label: a, points: 4}, {label: b, points: 5}]}\n")
     with pytest.raises(InputError, match="give box_height on each part"):
         load_spec(both)
+
+
+def test_parts_need_a_type_that_answers_each_part(tmp_path):
+    head = "title: T\nseed: 1\nsections:\n  - title: A\n    questions:\n      - "
+    two = "[{label: a, points: 4}, {label: b, points: 5}]"
+    one_answer = write(tmp_path / "a.yaml", head + f"{{generator: backprop.two_neuron, points: 9, parts: {two}}}\n")
+    with pytest.raises(InputError, match=r"backprop.two_neuron gives one answer, not one per part.*"
+                                         r"transformer.activation_memory"):
+        load_spec(one_answer)
+    wrong_count = write(tmp_path / "b.yaml", head + f"{{generator: transformer.activation_memory, points: 9, parts: {two}}}\n")
+    with pytest.raises(InputError, match=r"answers 3 parts \(B, N, D\), the spec has 2"):
+        load_spec(wrong_count)
+    mc = write(tmp_path / "c.yaml", head + "{generator: transformer.activation_memory, form: mc, points: 9, parts: "
+               "[{label: a, points: 3}, {label: b, points: 3}, {label: c, points: 3}]}\n")
+    with pytest.raises(InputError, match="only a free-response question"):
+        load_spec(mc)
 
 
 def test_calibrated_heights_take_the_tallest_draw_plus_a_margin():

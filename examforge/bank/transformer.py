@@ -379,6 +379,11 @@ class ActivationMemory(QuestionType):
     def answer_latex(self, a: ActivationAnswer) -> str:
         return _factors_latex(a.factors)
 
+    part_labels = _DIMS  # the free-response form asks (a) B, (b) N, (c) D multiplied by the factor
+
+    def part_answers(self, a: ActivationAnswer) -> list[str]:
+        return [rf"${v}\times$" for v in a.factors]
+
     def choice_value(self, a: ActivationAnswer):
         return tuple(a.factors)
 

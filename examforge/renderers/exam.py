@@ -113,7 +113,7 @@ def _pages(spec: ExamSpec, layout: L.Layout, runs: Runs) -> list[list[dict]]:
 def _answer_box(v: Variant, *, key: bool) -> Latex:
     return render(
         "blocks/answer_area.tex.j2",
-        choices=v.choices, key=key, height="0pt", framed=False, form=v.form,
+        choices=v.choices, key=key, height="0pt", framed=False, form=v.form, bubbles=True,
         answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
         correct=v.correct_label,
     )
@@ -127,18 +127,33 @@ def template_statement(v: Variant) -> Latex:
     )
 
 
+def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool) -> list[Latex]:
+    """What goes in each of the slot's boxes: the answer area in the first (the choices, or the
+    key's answer); for a question asked in parts, each part's own answer in its own box."""
+    v = dq.variant
+    parts = v.qtype.part_answers(v.answer) if dq.spec.parts else None
+    if parts is None:
+        return [_answer_box(v, key=key)] + [Latex("")] * (n_boxes - 1)
+    if len(parts) != n_boxes:  # the spec checks the count; a type breaking its word is a bug
+        raise ValueError(f"{v.qtype.id} seed {v.seed}: {len(parts)} part answers for {n_boxes} part boxes")
+    if not key:
+        return [Latex("")] * n_boxes
+    return [render("blocks/answer_area.tex.j2", choices=(), key=True, height="0pt", framed=False, form=v.form,
+                   answer=Latex(part), correct="") for part in parts]
+
+
 def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]) -> dict:
     v = dq.variant
-    boxes: dict[str, Latex] = {}
+    boxes: dict[str, list[Latex]] = {}
     if "template" in kinds:
         statement = template_statement(v)
-        boxes["template"] = Latex("")
+        boxes["template"] = [Latex("")] * len(layout_slot.boxes)
     else:
         statement = question_text(v)
     if "exam" in kinds:
-        boxes["exam"] = _answer_box(v, key=False)
+        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False)
     if "key" in kinds:
-        boxes["key"] = _answer_box(v, key=True)
+        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True)
     return {
         "slot": dq.slot,
         "number": layout_slot.number,
