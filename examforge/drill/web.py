@@ -89,7 +89,7 @@ def public_exercise(ex: Exercise) -> dict[str, Any]:
     """The question without its answer: no solution, no answer values, no mistake names."""
     data: dict[str, Any] = {
         **ex.query,
-        "summary": ex.qtype.summary,
+        "summary": getattr(ex.qtype, "summary", ""),
         "forms": list(drill_forms(ex.qtype)),
         "question_html": markup.to_html(ex.question_latex),
         "answer_format": ex.fmt.public(),
@@ -153,7 +153,7 @@ def _types_payload() -> list[dict[str, Any]]:
         forms = drill_forms(t)
         if forms:
             out.append({"id": t.id, "topic": t.topic, "topic_name": topic_name(t.topic),
-                        "subject": subject_of(t), "summary": t.summary, "mirrors": t.mirrors,
+                        "subject": subject_of(t), "summary": getattr(t, "summary", ""), "mirrors": getattr(t, "mirrors", ""),
                         "forms": list(forms), "answer_kind": "open" if is_open(t) else answer_kind(t.id)})
     return out
 
@@ -328,6 +328,31 @@ def create_served_app() -> Starlette:
 def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
     import uvicorn
 
-    print(f"examforge drill: http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    import threading
+
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    threading.Thread(target=_announce_when_ready, args=(host, port, url), daemon=True).start()
     uvicorn.run("examforge.drill.web:create_served_app", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, server_header=False, timeout_keep_alive=30)
+
+
+def _announce_when_ready(host: str, port: int, url: str, timeout: float = 600.0) -> None:
+    """Print the URL once the server accepts connections and /healthz says it is warmed up,
+    so a student who opens it at once gets the page, not a refused connection."""
+    import http.client
+    import time
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(probe, port, timeout=2)
+            conn.request("GET", "/healthz")
+            ready = conn.getresponse().status == 200
+            conn.close()
+            if ready:
+                print(f"examforge drill: {url}  (Ctrl-C stops)", flush=True)
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
