@@ -44,7 +44,6 @@ from examforge.renderers.exam import (
 )
 from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
-from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
 from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import ExamSpec, load_spec

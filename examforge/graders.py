@@ -154,7 +154,7 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
                     r"\ {\color{gray}" + escape(letter) + ":}" + str(mistakes[name]) for letter, name in e["wrong"]))
             else:
                 answer = e["latex"]
-            rows.append({"position": i + 1, "name": _name(b.student.name), "id": b.student.id, "answer": answer,
+            rows.append({"position": i + 1, "name": sheet_name(b.student.name), "id": b.student.id, "answer": answer,
                          "width": len(b.student.name) + len(b.student.id) + len(e["text"] if not e["choice"] else "")
                          + 4 * len(e["wrong"]) + 6})
             csv_rows.append({
@@ -182,10 +182,15 @@ def _unbroken(text: str) -> Latex:
     return Latex(r"\mbox{" + escape(text) + "}")
 
 
-def _name(name: str) -> Latex:
-    from examforge.renderers.exam import unicode_text
+def sheet_name(name: str) -> Latex:
+    """A name as the sheet prints it: as written when pdflatex's fonts print it; a name in
+    another script (typeset by LuaLaTeX in the exams) is replaced by a note, and the sheet's
+    student id column identifies the student."""
+    from examforge.renderers import scripts
 
-    return unicode_text(name)
+    if all(scripts.pdflatex_prints(c) for c in scripts.clusters(name)):
+        return escape(name)
+    return Latex(r"	extit{(name in another script)}")
 
 
 def grader_sheet_tex(spec, builds) -> tuple[str, list[dict]]:

@@ -59,6 +59,9 @@ class QuestionType:
     template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
     scoring: ClassVar[str] = "all_or_nothing"  # select-all questions: or "partial"
+    # One sentence per named mistake, written for a student who made it (the drills show it
+    # when a typed answer equals that mistake's value or a wrong option is picked).
+    mistake_sentences: ClassVar[dict[str, str]] = {}
 
     # -- drawing and solving -------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ParamsModel:
@@ -103,6 +106,10 @@ class QuestionType:
     def mistakes(self, params: ParamsModel) -> dict[str, Any]:
         """Named wrong values of `choice_value`, each from a deliberately wrong solver path."""
         raise NotImplementedError
+
+    def why(self, params: ParamsModel, mistake: str) -> str:
+        """The sentence for a student who made `mistake`; "" when the type has none for it."""
+        return self.mistake_sentences.get(mistake, "")
 
     def fallback_mistakes(self, params: ParamsModel, answer: AnswerModel) -> dict[str, Any]:
         """Used only when the named mistakes collide with the answer or each other."""

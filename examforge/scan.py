@@ -805,7 +805,7 @@ def _write_student_pdfs(info: BuildInfo, present: list[str], kept: dict, n_pages
 def _write_review(info: BuildInfo, review: list[dict], target: Path) -> None:
     """Every flagged box, cropped, with the student and the question, typeset by pdflatex."""
     from examforge.renderers.compile import run_pdflatex
-    from examforge.renderers.exam import unicode_text
+    from examforge.graders import sheet_name
     from examforge.renderers.latex import Latex, escape, render
 
     with tempfile.TemporaryDirectory(prefix="examforge-review-") as tmp:
@@ -816,7 +816,7 @@ def _write_review(info: BuildInfo, review: list[dict], target: Path) -> None:
                 image = f"box{k:05d}.png"
                 Path(tmp, image).write_bytes(item["png"])
             items.append({
-                "student": Latex(escape(item["id"]) + " --- " + unicode_text(info.names.get(item["id"], ""))),
+                "student": Latex(escape(item["id"]) + " --- " + sheet_name(info.names.get(item["id"], ""))),
                 "question": f"Question {item['question']} ({item['form']})", "flag": item["flag"],
                 "marked": item["marked"], "source": item["source"], "image": image,
             })

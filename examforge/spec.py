@@ -159,7 +159,8 @@ class QuestionSpec(_Strict):
                 )
             if self.box_height is not None:
                 raise ValueError("give box_height on each part, not on a question with parts")
-            _check_part_answers(qtype, self.form, len(self.parts))
+            for type_id in self.members:
+                _check_part_answers(registry.get(type_id), self.form_for(type_id), len(self.parts))
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
         if self.generator is not None:

@@ -214,7 +214,7 @@ class DrillProtocol(HttpToolsProtocol):
 def run(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
     import uvicorn
 
-    print(f"examforge drill: http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    # the URL is printed by examforge.drill.web.serve once /healthz says the server is warmed up
     uvicorn.run("examforge.drill.web:create_served_app", factory=True, host=host, port=port, workers=workers,
                 http="examforge.drill.server:DrillProtocol", ws="none", log_level=log_level, access_log=False,
                 server_header=False, timeout_keep_alive=KEEP_ALIVE_TIMEOUT)

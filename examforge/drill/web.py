@@ -6,7 +6,12 @@
                                the question, without its answer (a missing seed is drawn here
                                and returned, so the link reproduces it)
     POST /api/check            {"type", "seed", "difficulty", "form", "answer"} -> verdict,
-                               the right answer and the worked solution
+                               the right answer and the worked solution (an open question's
+                               verdict is "compare with the model answer": never graded)
+    GET  /api/solution?type=ID&seed=N[&difficulty=..][&form=..]
+                               the answer and worked solution without an attempt ("show
+                               solution": the page counts it as given up)
+    GET  /healthz              200 {"ready": true} once the server is warmed up, else 503
 
 The server keeps no state: every request names (type, seed, difficulty, form) and the
 exercise is rebuilt from them, so any number of processes can serve behind a load balancer.
@@ -51,7 +56,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examforge import __version__, registry
 from examforge.drill import answers, configure_torch, markup
-from examforge.drill.exercise import DIFFICULTIES, FORM_NAMES, Exercise, answer_kind, drill_forms, exercise
+from examforge.drill.exercise import (DIFFICULTIES, FORM_NAMES, Exercise, answer_kind, drill_forms, exercise,
+                                     is_open)
+from examforge.drill.topics import subject_of, topic_name
 from examforge.errors import ExamforgeError, InputError
 
 log = logging.getLogger("examforge.drill")
@@ -132,13 +139,13 @@ def public_exercise(ex: Exercise) -> dict[str, Any]:
     """The question without its answer: no solution, no answer values, no mistake names."""
     data: dict[str, Any] = {
         **ex.query,
-        "summary": ex.qtype.summary,
+        "summary": getattr(ex.qtype, "summary", ""),
         "forms": list(drill_forms(ex.qtype)),
         "question_html": markup.to_html(ex.question_latex),
         "answer_format": ex.fmt.public(),
         "permalink": permalink(ex),
     }
-    if ex.form == "mc":
+    if ex.form in ("mc", "multi"):
         data["choices"] = [{"letter": c.letter, "html": markup.inline_html(c.latex)} for c in ex.variant.choices]
     elif ex.form == "tf":
         data["choices"] = [{"letter": "T", "html": "True"}, {"letter": "F", "html": "False"}]
@@ -150,6 +157,20 @@ def permalink(ex: Exercise) -> str:
     return f"/?type={q['type']}&seed={q['seed']}&difficulty={q['difficulty']}&form={q['form']}"
 
 
+def revealed(ex: Exercise) -> dict[str, Any]:
+    """The right answer and the worked solution (and an open question's model answer and rubric)."""
+    data: dict[str, Any] = {**ex.query, "topic": ex.qtype.topic, "solution_html": markup.to_html(ex.solution_latex)}
+    if ex.is_open:
+        data["expected_html"] = ""
+        data["model_answer_html"] = markup.to_html(ex.answer_latex)
+        data["rubric"] = [{"points": p, "html": markup.inline_html(t)} for p, t in ex.rubric()]
+    else:
+        data["expected_html"] = markup.inline_html(ex.expected_latex)
+        if "".join(ex.answer_latex.split()) != "".join(ex.expected_latex.split()):
+            data["answer_html"] = markup.to_html(ex.answer_latex)  # the full answer, when it says more
+    return data
+
+
 def checked(ex: Exercise, response: Any) -> dict[str, Any]:
     try:
         verdict, given = ex.check(response)
@@ -157,15 +178,19 @@ def checked(ex: Exercise, response: Any) -> dict[str, Any]:
         raise ApiError(422, str(err)) from None
     shown = answers.show_as(given, ex.fmt)
     data = {
-        **ex.query,
+        **revealed(ex),
         "correct": verdict.correct,
+        "graded": verdict.correct is not None,  # False: an open question, compared by the student
         "message": verdict.message,
         "given": shown,
-        "expected_html": markup.inline_html(ex.expected_latex),
-        "solution_html": markup.to_html(ex.solution_latex),
     }
-    if "".join(ex.answer_latex.split()) != "".join(ex.expected_latex.split()):
-        data["answer_html"] = markup.to_html(ex.answer_latex)  # the full answer, when it says more
+    if getattr(verdict, "credit", None) is not None and ex.form == "multi":
+        data["credit"] = verdict.credit
+    if getattr(verdict, "mistake", None):
+        data["mistake"] = verdict.mistake
+        data["mistakes"] = list(verdict.mistakes or (verdict.mistake,))
+    if getattr(verdict, "why", None):
+        data["why"] = verdict.why
     return data
 
 
@@ -177,9 +202,27 @@ def _types_payload() -> list[dict[str, Any]]:
     for t in registry.all_types():
         forms = drill_forms(t)
         if forms:
-            out.append({"id": t.id, "topic": t.topic, "summary": t.summary, "mirrors": t.mirrors,
-                        "forms": list(forms), "answer_kind": answer_kind(t.id)})
+            out.append({"id": t.id, "topic": t.topic, "topic_name": topic_name(t.topic),
+                        "subject": subject_of(t), "summary": getattr(t, "summary", ""), "mirrors": getattr(t, "mirrors", ""),
+                        "forms": list(forms), "answer_kind": "open" if is_open(t) else answer_kind(t.id)})
     return out
+
+
+async def api_solution(request: Request) -> Response:
+    q = request.query_params
+    unknown = sorted(set(q.keys()) - {"type", "seed", "difficulty", "form"})
+    if unknown:
+        raise ApiError(400, f"unknown parameter {unknown[0]!r}; use type, seed, difficulty, form")
+    type_id, seed = _one(q, "type"), _one(q, "seed")
+    if not type_id or seed in (None, ""):
+        raise ApiError(400, "type and seed are required, e.g. /api/solution?type=conv.output_shape&seed=7")
+    ex = exercise(type_id, seed, _one(q, "difficulty") or "medium", _one(q, "form") or None)
+    return _json(revealed(ex))
+
+
+async def healthz(request: Request) -> Response:
+    ready = bool(getattr(request.app.state, "ready", False))
+    return _json({"ready": ready, "version": __version__}, 200 if ready else 503)
 
 
 async def api_types(request: Request) -> Response:
@@ -385,6 +428,8 @@ def create_app() -> Starlette:
             Route("/api/types", api_types, methods=["GET"]),
             Route("/api/variant", api_variant, methods=["GET"]),
             Route("/api/check", api_check, methods=["POST"]),
+            Route("/api/solution", api_solution, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
             Mount("/static", app=DrillStaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
@@ -396,6 +441,7 @@ def create_app() -> Starlette:
             Exception: _server_error,
         },
     )
+    app.state.ready = False  # /healthz says ready after warm_up (create_served_app)
     app.state.types = _types_payload()
     app.state.index_html = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{version}}", __version__)
     return app
@@ -419,6 +465,7 @@ def warm_up(app: Starlette) -> None:
                 log.exception("warm-up of %s (%s) failed", t["id"], form)
     gc.collect()
     gc.freeze()
+    app.state.ready = True
 
 
 def create_served_app() -> Starlette:
@@ -432,4 +479,30 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_le
     """`examforge serve`: see examforge.drill.server."""
     from examforge.drill.server import run
 
+    import threading
+
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    threading.Thread(target=_announce_when_ready, args=(host, port, url), daemon=True).start()
     run(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _announce_when_ready(host: str, port: int, url: str, timeout: float = 600.0) -> None:
+    """Print the URL once the server accepts connections and /healthz says it is warmed up,
+    so a student who opens it at once gets the page, not a refused connection."""
+    import http.client
+    import time
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(probe, port, timeout=2)
+            conn.request("GET", "/healthz")
+            ready = conn.getresponse().status == 200
+            conn.close()
+            if ready:
+                print(f"examforge drill: {url}  (Ctrl-C stops)", flush=True)
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
