@@ -17,14 +17,11 @@ builds left behind, and the processes it starts die with it."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import fcntl
 import hashlib
-import io
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -35,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from examforge import __version__, registry
+from examforge import __version__, pools, registry
 from examforge import layout as L
 from examforge.calibration import (
     calibration_document,
@@ -45,6 +42,8 @@ from examforge.calibration import (
     parse_measurements,
 )
 from examforge.errors import ExamforgeError, InputError, LatexError
+from examforge.csvsafe import csv_text
+from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts
 from examforge.renderers.compile import (
     Compiled,
     compile_cached,
@@ -59,16 +58,17 @@ from examforge.renderers.exam import (
     geometry_context,
     render_batch,
     template_entry,
+    user_texts,
 )
+from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
-from examforge.renderers.text import latex_to_text
 from examforge.roster import MAX_ROSTER_BYTES, Student, load_roster
-from examforge.safeinput import read_input
+from examforge.safeinput import parse_yaml, read_input
 from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import MAX_SPEC_BYTES, ExamSpec, load_spec
 from examforge.variant import draw, make_variant, validate_params
 
-OUTPUTS = ("students", "keys", "print", "gradescope", "tex", "manifest.csv", "answers.csv", "manifest.json")
+OUTPUTS = ("students", "keys", "print", "gradescope", "graders", "tex", "manifest.csv", "answers.csv", "manifest.json")
 CACHE_DIR = ".examforge-cache"
 BUILDS_DIR = ".examforge-builds"  # every build's outputs, in a directory of its own
 CURRENT = ".examforge-current"  # the one symlink that names the published build
@@ -96,17 +96,23 @@ class StudentBuild:
     points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
 
-def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -> list[DrawnQuestion]:
+def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
+                 members: dict[int, str] | None = None) -> list[DrawnQuestion]:
+    """One student's questions; `members` says which question each pool slot asks them
+    (examforge.pools.assign, made once for the class)."""
+    if members is None:
+        members = pools.assign(spec, [student.id], spec_path=spec_path)[0]
     drawn = []
     for slot, s_index, q in spec.slots():
-        qtype = registry.get(q.generator)
+        qtype = registry.get(members[slot])
+        form = q.form_for(qtype.id)
         seed = question_seed(spec.seed, student.id, slot)
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
         if q.params is not None:
             params = validate_params(qtype, q.params, where=spec_path)
-            variant = make_variant(qtype, params, form=q.form, seed=seed, layout_rng=variant_rngs(seed)[1])
+            variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
         else:
-            variant = draw(qtype, seed, form=q.form, overrides=q.overrides, ranges=q.ranges, where=where)
+            variant = draw(qtype, seed, form=form, overrides=q.overrides, ranges=q.ranges, where=where)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 
@@ -132,7 +138,7 @@ def build(
     spec_bytes = read_input(spec_path, what="spec", limit=MAX_SPEC_BYTES)  # each input is read once
     roster_bytes = read_input(roster_path, what="roster", limit=MAX_ROSTER_BYTES)
     check_out_dir(out_dir)
-    inputs = _inputs_key(spec_bytes, roster_bytes, print_keys=print_keys, chunk_size=chunk_size)
+    inputs = _inputs_key(spec_path, spec_bytes, roster_bytes, print_keys=print_keys, chunk_size=chunk_size)
     parsed = None
     if not out_dir.exists():  # nothing there can be up to date: check the inputs before making DIR
         parsed = load_spec(spec_path, spec_bytes), load_roster(roster_path, roster_bytes)
@@ -183,6 +189,7 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
                 (staging / "tex").mkdir(exist_ok=True)
                 (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
             _write_gradescope(spec, layout, template_points, staging)
+            _write_grading(spec, layout, template_points, builds, code, staging)
             _write_csvs(spec, builds, staging, rows)
             manifest = _manifest(spec, spec_path, spec_bytes, layout, builds, code)
             (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
@@ -230,6 +237,10 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     while the next one is being drawn; each chunk is split as soon as it is compiled, while the
     others still compile. Returns the layout, the sources, the compiled runs, the students'
     builds and the rows of answers.csv."""
+    # Text in scripts pdflatex's fonts cannot print: one LuaLaTeX run for the whole build (none for
+    # an all-Latin class), while calibration runs (examforge.renderers.scripts).
+    texts = user_texts(spec, students, spec_path=str(spec_path), roster_path="roster")
+    unicode = pool.submit(typeset_runs, texts, work / "unicode", cache_dir)
     samples = calibration_samples(spec, spec_path=str(spec_path))
     geometry = geometry_context(L.plan_layout(spec, fallback_heights(spec), flow=True))  # paper and margins
     tex_sources: dict[str, str] = {}
@@ -239,6 +250,7 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
         calibration = pool.submit(compile_cached, tex_sources["calibration"], work, "calibration", cache_dir)
 
     chunks = split_class(students, chunk_size)
+    members = pools.assign(spec, [s.id for s in students], spec_path=str(spec_path))
     builds: list[StudentBuild] = []
     futures: dict[str, Future] = {}
     layout = None
@@ -246,7 +258,8 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     for c_index, chunk in enumerate(chunks):
         chunk_builds = []
         for s in chunk:
-            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path))))
+            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path),
+                                                             members=members[drawn])))
             drawn += 1
             progress("drawing", drawn, len(students))
         builds += chunk_builds
@@ -255,18 +268,24 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
             if calibration is not None:
                 heights = heights_from_measurements(spec, parse_measurements(calibration.result().side))
             layout = L.plan_layout(spec, heights)
+            runs = unicode.result()
+            if runs.compiled is not None:
+                tex_sources["unicode"] = runs.source
             template = template_entry(spec, chunk_builds[0].questions)
-            tex_sources["template"] = render_batch(spec, layout, [template])
-            futures["template"] = pool.submit(compile_cached, tex_sources["template"], work, "template", cache_dir)
+            tex_sources["template"] = render_batch(spec, layout, [template], runs)
+            futures["template"] = pool.submit(compile_cached, tex_sources["template"], work, "template", cache_dir,
+                                              files=runs.files)
         first = len(builds) - len(chunk_builds)
         entries = [Entry(first + i, b.student, b.questions, exam_code=code) for i, b in enumerate(chunk_builds)]
         name = f"batch-{c_index:03d}"
-        tex_sources[name] = render_batch(spec, layout, entries)
-        futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir)
+        tex_sources[name] = render_batch(spec, layout, entries, runs)
+        futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir, files=runs.files)
     rows = answer_rows(spec, builds)  # while LaTeX runs
     results: dict[str, Compiled] = {}
     if calibration is not None:
         results["calibration"] = calibration.result()
+    if runs.compiled is not None:
+        results["unicode"] = runs.compiled  # kept in the cache with the other runs
     done = 0
     for name, future in futures.items():
         try:
@@ -491,55 +510,22 @@ def _write_gradescope(spec, layout, template_points, staging: Path) -> None:
     (staging / "gradescope" / "layout.json").write_text(json.dumps(plan, indent=1) + "\n")
 
 
-def answer_rows(spec: ExamSpec, builds: list[StudentBuild]) -> list[dict]:
-    rows = []
-    for b in builds:
-        for dq in b.questions:
-            v = dq.variant
-            choice = ""
-            if v.form == "tf":
-                choice = "True" if v.claim_is_true else "False"
-            elif v.form == "mc":
-                choice = v.correct_letter or ""
-            rows.append({
-                "student_id": b.student.id,
-                "question": dq.slot + 1,
-                "answer": latex_to_text(v.qtype.answer_latex(v.answer)),
-                "points": dq.spec.points_label,
-                "form": v.form,
-                "choice": choice,
-                "generator": v.qtype.id,
-                "seed": v.seed,
-                "key_texts": json.dumps(v.qtype.key_texts(v.answer), ensure_ascii=False),
-            })
-    return rows
+def _write_grading(spec, layout, template_points, builds, code: str, staging: Path) -> None:
+    """gradescope/marks.json (for `examforge scan`), gradescope/roster.csv and the grader sheets."""
+    from examforge.graders import write_graders
+    from examforge.marks import marks_document, marks_json
 
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-
-
-def spreadsheet_cell(value) -> str:
-    """`value` as a CSV cell no spreadsheet runs as a formula (OWASP's CSV injection advice): a cell
-    that starts with = + - @ tab or CR gets a leading apostrophe, unless it is a plain number
-    such as -3 or +2.5e-3, which stays as it is (a number is not a formula)."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
+    doc = marks_document(layout, builds, code, regions(layout, template_points))
+    (staging / "gradescope" / "marks.json").write_text(marks_json(doc), encoding="utf-8")
+    write_graders(spec, builds, staging)
 
 
 def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    path.write_text(csv_text(rows, fields), encoding="utf-8")
 
 
 MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "sha256",
                    "key_pdf", "key_pages", "key_sha256"]
-ANSWER_FIELDS = ["student_id", "question", "answer", "points", "form", "choice", "generator", "seed", "key_texts"]
 
 
 def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path, rows: list[dict]) -> None:
@@ -579,6 +565,7 @@ def _manifest(spec: ExamSpec, spec_path: Path, spec_bytes: bytes, layout: L.Layo
                         "section": dq.section + 1,
                         "points": dq.spec.points,
                         **dq.variant.to_json(),
+                        **({"parts": parts} if (parts := question_parts(dq)) else {}),
                     }
                     for dq in b.questions
                 ],
@@ -640,17 +627,29 @@ def _code_digest() -> str:
     """examforge's own code and templates (what the outputs are made by)."""
     root = Path(__file__).parent
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2") and p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2", ".yaml") and p.is_file()):
         h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
-def _inputs_key(spec_bytes: bytes, roster_bytes: bytes, *, print_keys: bool, chunk_size: int) -> str:
+def _inputs_key(spec_path: Path, spec_bytes: bytes, roster_bytes: bytes, *, print_keys: bool,
+                chunk_size: int) -> str:
     h = hashlib.sha256(_code_digest().encode())
     for data in (spec_bytes, roster_bytes):
         h.update(hashlib.sha256(data).digest())
     h.update(f"print_keys={print_keys} chunk_size={chunk_size}".encode())
+    for folder in registry.user_folders(extra=_spec_question_dirs(spec_path, spec_bytes)):  # the instructor's
+        h.update(registry.folder_digest(folder).encode())
     return h.hexdigest()
+
+
+def _spec_question_dirs(spec_path: Path, spec_bytes: bytes) -> list[Path]:
+    try:
+        data = parse_yaml(spec_bytes.decode("utf-8-sig"), spec_path)  # bounded, as load_spec reads it
+        dirs = data.get("question_dirs") if isinstance(data, dict) else None
+        return [spec_path.parent / d for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else []
+    except (InputError, UnicodeDecodeError):  # load_spec says what is wrong with it
+        return []
 
 
 def _up_to_date(out_dir: Path, cache_dir: Path, inputs: str) -> dict | None:

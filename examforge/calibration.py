@@ -57,14 +57,20 @@ def fallback_heights(spec: ExamSpec) -> dict[int, SlotHeights]:
         statement = _explicit_statement(q) or cm_sp(FALLBACK_STATEMENT_CM)
         boxes = _explicit_boxes(q)
         if boxes is None:
-            if q.form == "mc":
+            forms = {q.form_for(m) for m in q.members}
+            if forms <= {"mc", "multi"}:
                 boxes = (cm_sp(FALLBACK_MC_BOX_CM),)
-            elif q.form == "tf":
+            elif forms == {"tf"}:
                 boxes = (cm_sp(FALLBACK_TF_BOX_CM),)
             else:
-                boxes = (length_sp(registry.get(q.generator).box_height),)
+                boxes = (_free_box(q),)
         out[slot] = SlotHeights(statement, boxes)
     return out
+
+
+def _free_box(q: QuestionSpec) -> int:
+    """The tallest free-response box any member of the slot asks for."""
+    return max(length_sp(registry.get(m).box_height) for m in q.members if q.form_for(m) == "free")
 
 
 @dataclass(frozen=True)
@@ -74,22 +80,37 @@ class Sample:
 
 
 def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int = CALIBRATION_DRAWS) -> list[Sample]:
+    """Draws that measure each slot: `draws` of a question type; for a pool, every member (each
+    variant of an authored question, a share of the draws for a computed one)."""
     samples = []
     for slot, s_index, q in spec.slots():
         if not needs_calibration(q):
             continue
-        qtype = registry.get(q.generator)
+        members = q.members
         if q.params is not None:
+            qtype = registry.get(q.generator)
             params = validate_params(qtype, q.params, where=spec_path)
             seed = question_seed(spec.seed, "~calibration", slot)
-            samples.append(Sample(slot, make_variant(qtype, params, form=q.form, seed=seed,
+            samples.append(Sample(slot, make_variant(qtype, params, form=q.form_for(qtype.id), seed=seed,
                                                      layout_rng=variant_rngs(seed)[1])))
             continue
-        for i in range(draws):
-            seed = question_seed(spec.seed, f"~calibration-{i}", slot)
-            where = f"{spec_path}: sections[{s_index}] question slot {slot}"
-            samples.append(Sample(slot, draw(qtype, seed, form=q.form, overrides=q.overrides,
-                                             ranges=q.ranges, where=where)))
+        where = f"{spec_path}: sections[{s_index}] question slot {slot}"
+        share = draws if len(members) == 1 else max(3, -(-draws // len(members)))
+        for m_index, type_id in enumerate(members):
+            qtype = registry.get(type_id)
+            form = q.form_for(type_id)
+            own = getattr(qtype, "calibration_params", None)
+            if own is not None:
+                for i, params in enumerate(own()):
+                    seed = question_seed(spec.seed, f"~calibration-{m_index}-{i}", slot)
+                    samples.append(Sample(slot, make_variant(qtype, params, form=form, seed=seed,
+                                                             layout_rng=variant_rngs(seed)[1])))
+                continue
+            for i in range(share):
+                tag = f"~calibration-{i}" if len(members) == 1 else f"~calibration-{m_index}-{i}"
+                seed = question_seed(spec.seed, tag, slot)
+                samples.append(Sample(slot, draw(qtype, seed, form=form, overrides=q.overrides,
+                                                 ranges=q.ranges, where=where)))
     return samples
 
 
@@ -97,6 +118,8 @@ def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sa
     from examforge.renderers.blocks import question_text
     from examforge.renderers.exam import _answer_box
     from examforge.renderers.latex import render
+
+    from examforge.renderers.exam import template_statement
 
     items = [
         {
@@ -108,6 +131,20 @@ def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sa
             "key_box": _answer_box(s.variant, key=True),
         }
         for s in samples
+    ]
+    firsts = {}
+    for s in samples:  # the blank template's statement must fit the slot too
+        firsts.setdefault((s.slot, s.variant.qtype.id), s)
+    items += [
+        {
+            "slot": s.slot,
+            "generator": s.variant.qtype.id,
+            "seed": s.variant.seed,
+            "statement": template_statement(s.variant),
+            "exam_box": _answer_box(s.variant, key=False),
+            "key_box": _answer_box(s.variant, key=True),
+        }
+        for s in firsts.values()
     ]
     from examforge.renderers.exam import memoize_figures
 
@@ -125,8 +162,8 @@ def heights_from_measurements(spec: ExamSpec, measured: dict[tuple[int, str], in
         if boxes is None and (slot, "key") in measured:
             content = max(measured.get((slot, "box"), 0), measured[slot, "key"])
             need = round_up_cm(content + FRAME_SP + cm_sp(BOX_EXTRA_CM))
-            if q.form == "free":
-                need = max(need, length_sp(registry.get(q.generator).box_height))
+            if any(q.form_for(m) == "free" for m in q.members):
+                need = max(need, _free_box(q))
             boxes = (need,)
         out[slot] = SlotHeights(statement or out[slot].statement, boxes or out[slot].boxes)
     return out

@@ -31,6 +31,29 @@ class _Group(click.Group):
             _fail(err)
 
 
+FORM = click.option("--form", type=click.Choice(["free", "mc", "tf", "multi"]), default=None,
+                    help="free, mc, tf or multi (default: the type's first form).")
+
+
+def _load_questions(ctx, param, value):
+    """`--questions DIR`: the instructor's question folders, loaded before anything else; also put in
+    $EXAMFORGE_QUESTIONS so worker processes (the drill server) load them too."""
+    import os
+
+    folders = [str(Path(v).resolve()) for v in value]
+    if folders:
+        known = [f for f in os.environ.get(registry.ENV_FOLDERS, "").split(os.pathsep) if f]
+        os.environ[registry.ENV_FOLDERS] = os.pathsep.join(dict.fromkeys(known + folders))
+        registry.load_folders(folders)
+    return value
+
+
+QUESTIONS = click.option(
+    "--questions", "question_dirs", multiple=True, type=click.Path(path_type=Path), expose_value=False,
+    callback=_load_questions, help="A folder of your own questions (repeatable).",
+)
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="examforge")
 def main() -> None:
@@ -39,6 +62,7 @@ def main() -> None:
 
 @main.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@QUESTIONS
 def list_types(fmt: str) -> None:
     """List the question types."""
     types = registry.all_types()
@@ -55,7 +79,8 @@ def list_types(fmt: str) -> None:
     width = max(len(t.id) for t in types)
     for t in types:
         click.echo(f"{t.id:<{width}}  {t.summary}")
-        click.echo(f"{'':<{width}}  forms: {', '.join(t.forms)}; mirrors seed {t.mirrors}")
+        origin = f"mirrors seed {t.mirrors}" if t.mirrors else f"from {registry.origin(t.id)}"
+        click.echo(f"{'':<{width}}  forms: {', '.join(t.forms)}; {origin}")
 
 
 def _record(v: Variant) -> dict:
@@ -91,7 +116,7 @@ def _emit(v: Variant, fmt: str) -> None:
         click.echo(_as_text(v))
 
 
-FORM = click.option("--form", type=click.Choice(["free", "mc", "tf"]), default="free", show_default=True)
+
 
 
 @main.command()
@@ -100,11 +125,12 @@ FORM = click.option("--form", type=click.Choice(["free", "mc", "tf"]), default="
 @click.option("--count", type=click.IntRange(1, 100000), default=1, show_default=True)
 @FORM
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="text", show_default=True)
+@QUESTIONS
 def sample(type_id: str, seed: int, count: int, form: str, fmt: str) -> None:
     """Draw variants of TYPE_ID for seeds SEED ... SEED+COUNT-1."""
     qtype = registry.get(type_id)
     for s in range(seed, seed + count):
-        _emit(draw(qtype, s, form=form), fmt)
+        _emit(draw(qtype, s, form=form or qtype.forms[0]), fmt)
 
 
 @main.command()
@@ -113,6 +139,7 @@ def sample(type_id: str, seed: int, count: int, form: str, fmt: str) -> None:
               help="JSON params: one object, a list, or one object per line; '-' reads stdin.")
 @FORM
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]), default="json", show_default=True)
+@QUESTIONS
 def solve(type_id: str, params_file, form: str, fmt: str) -> None:
     """Solve TYPE_ID for given params (seed is null in the output)."""
     qtype = registry.get(type_id)
@@ -121,7 +148,7 @@ def solve(type_id: str, params_file, form: str, fmt: str) -> None:
         if not isinstance(data, dict):
             raise InputError(f"{where}: expected a JSON object of params, got {type(data).__name__}")
         params = validate_params(qtype, data, where=where, prefix="params")
-        _emit(make_variant(qtype, params, form=form, seed=None), fmt)
+        _emit(make_variant(qtype, params, form=form or qtype.forms[0], seed=None), fmt)
 
 
 def _read_params(text: str, name: str):
@@ -181,7 +208,7 @@ class _LineProgress:
         tenth = 10 * done // max(1, total)
         if stage == "compiling" or done >= total or self.shown.get(stage, -1) < tenth:
             self.shown[stage] = tenth
-            count = f"{done}/{total} {_UNITS[stage]}" if stage in _UNITS else ""
+            count = f"{done}/{total} {_UNITS.get(stage, '')}".strip() if stage in _UNITS or total > 1 else ""
             words = ["examforge:", stage, count, f"({time.monotonic() - self.start:.1f}s)"]
             click.echo(" ".join(w for w in words if w), err=True)
 
@@ -215,6 +242,7 @@ def _stop_on_signals() -> None:
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel LaTeX runs (default: cores).")
 @click.option("--print-keys", is_flag=True, help="Also write print/keys.pdf (every key, roster order).")
 @click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
+@QUESTIONS
 def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys: bool, quiet: bool) -> None:
     """Build every student's exam and solution key from SPEC into OUT, in one shared
     Gradescope-ready layout, then verify the result (exit 1 if it fails)."""
@@ -253,13 +281,39 @@ def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--build", "build_dir", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The build the exams came from (its gradescope/marks.json and manifest.json).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
+@click.option("--dpi", type=click.IntRange(100, 400), default=200, show_default=True,
+              help="Resolution PDF pages are rasterised at.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
+def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | None, dpi: int, quiet: bool) -> None:
+    """Read scanned pages (PDFs, PNG/JPEG images, or folders of them) back: identify every page by
+    its QR code, whatever the order or orientation; write each student's pages in order
+    (OUT/students/), the marks of every multiple-choice, true/false and select-all box scored
+    against that student's key (OUT/scores.csv), the boxes in doubt (OUT/review.pdf), the item
+    analysis (OUT/items.csv) and a report of missing, duplicate, unreadable and foreign pages."""
+    from examforge.scan import scan as run_scan
+    from examforge.scan import summary
+
+    with _progress(quiet) as show:
+        report = run_scan(list(inputs), build_dir, out_dir, jobs=jobs, dpi=dpi, progress=show)
+    for line in report.lines() + summary(report):
+        click.echo(line)
+    click.echo(f"wrote {out_dir}/: students/, scores.csv, items.csv, review.pdf, report.txt")
+
+
+@main.command()
 @click.argument("type_ids", nargs=-1)
 @click.option("--seeds", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
 @click.option("--start", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True, help="First seed.")
-@click.option("--form", "forms", multiple=True, type=click.Choice(["free", "mc", "tf"]),
+@click.option("--form", "forms", multiple=True, type=click.Choice(["free", "mc", "tf", "multi"]),
               help="Only these forms (default: every form a type offers).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--show", type=click.IntRange(0, 1000), default=5, show_default=True, help="Failures shown per type.")
+@QUESTIONS
 def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int) -> None:
     """Run question types (default: all) over many seeds and report failures, timing,
     the spread of answers, repeated questions and the balance of correct options."""
@@ -305,6 +359,49 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
 
 
 @main.command()
+@click.argument("targets", nargs=-1)
+@click.option("--seeds", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Seeds per type and form.")
+@click.option("--no-compile", is_flag=True, help="Skip the pdflatex run of every type's templates.")
+@QUESTIONS
+def check(targets: tuple[str, ...], seeds: int, no_compile: bool) -> None:
+    """Hold question types to the common contract: TARGETS are ids or question folders (default:
+    every type). Valid, deterministic, JSON-round-tripping params; the torch answer equal to the
+    independent reference; both templates render and compile; the key holds the answer; options
+    distinct, named and balanced; enough variety. Exits 1 on any failure."""
+    from examforge.testing import check as run_checks
+
+    types, seen = [], set()
+    for target in targets:
+        ids = registry.load_folders([target]) if Path(target).is_dir() else None
+        if ids is None:
+            ids = [registry.get(target).id]
+        elif not ids:  # loaded before (e.g. also given with --questions): its ids by origin
+            folder = Path(target).resolve()
+            ids = [i for i in registry.known_ids() if folder in registry.origin(i).parents]
+        for type_id in ids:
+            if type_id not in seen:
+                seen.add(type_id)
+                types.append(registry.get(type_id))
+    if not targets:
+        types = registry.all_types()
+    if not types:
+        raise InputError("nothing to check: no question types in " + ", ".join(targets))
+    failures = run_checks(types, seeds=seeds, compile=not no_compile,
+                          progress=lambda label, done, total: click.echo(f"[{done}/{total}] {label}", err=True)
+                          if label != "done" else None)
+    by_type: dict[str, int] = {}
+    for f in failures:
+        by_type[f.type_id] = by_type.get(f.type_id, 0) + 1
+        click.echo(f"FAIL {f}")
+    ok = len(types) - len([t for t in types if t.id in by_type])
+    click.echo(f"examforge check: {len(types)} types, {seeds} seeds each; {ok} passed, "
+               f"{len(by_type)} failed ({len(failures)} failed checks)")
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("topic", required=False)
 @click.option("--seed", type=click.IntRange(0, 2**53 - 1), default=None,
               help="Reproducible: variants SEED, SEED+1, ... (history does not pick the types).")
@@ -312,6 +409,7 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
               help="free: type the answer (default where it can be typed); mc: options; tf: true/false.")
 @click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium", show_default=True)
 @click.option("--count", type=click.IntRange(1, 100000), default=None, help="Stop after this many variants.")
+@QUESTIONS
 def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str, count: int | None) -> None:
     """Drill TOPIC (a type id, a topic such as conv, or everything) in the terminal. Missed
     types come back more often (history in the user data directory)."""
@@ -330,6 +428,7 @@ def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Server processes; default one per core (the server is stateless, so any number works).")
+@QUESTIONS
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
     import os

@@ -210,7 +210,7 @@ def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) ->
             need = draft.height + (head if q_index == 0 else 0)
             if need > layout.text_h and not flow:
                 raise InputError(
-                    f"question {number} ({q.generator}) needs {sp_cm(need):.1f}cm but a page has "
+                    f"question {number} ({q.label}) needs {sp_cm(need):.1f}cm but a page has "
                     f"{sp_cm(layout.text_h):.1f}cm: lower its question_height or box_height, or split it into parts"
                 )
             if (q.new_page or used + need > layout.text_h) and not flow:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-FORMS = ("free", "mc", "tf")
+FORMS = ("free", "mc", "tf", "multi")
 
 
 class ParamsModel(BaseModel):
@@ -56,7 +56,12 @@ class QuestionType:
     seed_note: ClassVar[str] = ""  # only where the seed's key is wrong
     seed_comment: ClassVar[str] = ""  # how the seed example was chosen, when the seed is symbolic
     box_height: ClassVar[str] = "4cm"  # free-response answer box
+    template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
+    scoring: ClassVar[str] = "all_or_nothing"  # select-all questions: or "partial"
+    # One sentence per named mistake, written for a student who made it (the drills show it
+    # when a typed answer equals that mistake's value or a wrong option is picked).
+    mistake_sentences: ClassVar[dict[str, str]] = {}
 
     # -- drawing and solving -------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ParamsModel:
@@ -82,6 +87,17 @@ class QuestionType:
 
         return [latex_to_text(self.answer_latex(answer))]
 
+    # -- sub-questions -------------------------------------------------------------
+    # What each part asks, in part order, for a type whose free-response question is asked in
+    # parts (the spec's `parts:`, one answer box and one Gradescope sub-question each); empty
+    # when the type has one answer only. A spec asking for parts must ask for exactly these.
+    part_labels: ClassVar[tuple[str, ...]] = ()
+
+    def part_answers(self, answer: AnswerModel) -> list[str] | None:
+        """Each part's answer as LaTeX, in part order (one per `part_labels`), for the key's part
+        boxes, answers.csv and the grader sheets; None for a type not asked in parts."""
+        return None
+
     # -- multiple choice ---------------------------------------------------------
     def choice_value(self, answer: AnswerModel) -> Any:
         """The quantity the options show; by default the answer's first field."""
@@ -90,6 +106,10 @@ class QuestionType:
     def mistakes(self, params: ParamsModel) -> dict[str, Any]:
         """Named wrong values of `choice_value`, each from a deliberately wrong solver path."""
         raise NotImplementedError
+
+    def why(self, params: ParamsModel, mistake: str) -> str:
+        """The sentence for a student who made `mistake`; "" when the type has none for it."""
+        return self.mistake_sentences.get(mistake, "")
 
     def fallback_mistakes(self, params: ParamsModel, answer: AnswerModel) -> dict[str, Any]:
         """Used only when the named mistakes collide with the answer or each other."""
@@ -105,12 +125,21 @@ class QuestionType:
             }
         return {}
 
+    def own_choices(self, params: ParamsModel, answer: AnswerModel, form: str):
+        """`(claim, choices)` for a type whose options are its own (authored questions), or None
+        for the generic options built from `mistakes`."""
+        return None
+
     def choice_latex(self, value: Any) -> str:
         from examforge.renderers.latex import fmt
 
         return f"${fmt(value)}$"
 
     # -- helpers ------------------------------------------------------------------
+    def template_names(self) -> tuple[str, str]:
+        """The Jinja names of the question and solution templates (files in `<folder>/<id>/`)."""
+        return f"questions/{self.id}/question.tex.j2", f"questions/{self.id}/solution.tex.j2"
+
     @property
     def topic(self) -> str:
         return self.id.split(".", 1)[0]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from examforge.errors import InputError, short
+from examforge.renderers.scripts import printable_problem
 from examforge.safeinput import decode_text, read_input
 
 MAX_ROSTER_BYTES = 10_000_000
@@ -131,6 +132,9 @@ def load_roster(path: str | Path, data: bytes | None = None) -> list[Student]:
             )
         if len(name) > 120:
             raise InputError(f"{where}: field 'name': value {short(name)} is longer than 120 characters")
+        problem = printable_problem(name)  # any script; refused only when no font prints it
+        if problem:
+            raise InputError(f"{where}: field 'name': value {short(name)}: {problem}")
         if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
             raise InputError(f"{where}: field 'email': value {short(email)} is not an email address")
         if sid in seen_ids:

@@ -3,13 +3,14 @@
 - `read_input`: a regular file (or a pipe, as `--roster <(...)` gives) of at most `limit` bytes;
   a missing path, a directory, a device, a socket, a binary or an oversized file is an InputError
   naming the file. Nothing is read from a device, and nothing past the limit.
-- `load_yaml`: PyYAML's safe loader (no tags that build Python objects), with limits that keep it
+- `parse_yaml`: PyYAML's safe loader (no tags that build Python objects), with limits that keep it
   bounded in time and memory whatever the text: aliases may not expand the document beyond
   MAX_NODES nodes (a "billion laughs" alias bomb is refused after a few hundred nodes, in
   milliseconds), no alias may refer to the collection that contains it, nesting is at most
   MAX_DEPTH deep (PyYAML composes recursively), a number has at most MAX_DIGITS digits, and a
   key may appear only once in a mapping (PyYAML silently keeps the last one).
-Every error names the file, the line and the value, cut to a readable length."""
+Every error names the file, the line and the value, cut to a readable length. examforge.yamlio
+reads the instructor's question files with the same limits."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.constru
 _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
 
 
-def load_yaml(text: str, path: str | Path):
+def parse_yaml(text: str, path: str | Path):
     """The one document in `text`, within the limits; an InputError naming `path` and the line."""
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)

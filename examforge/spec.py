@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from examforge import layout as L
 from examforge import registry
 from examforge.errors import InputError, describe_validation_error
-from examforge.safeinput import decode_text, load_yaml, read_input
+from examforge.renderers.scripts import check_printable
+from examforge.safeinput import decode_text, parse_yaml, read_input
+
+Printed = Annotated[str, AfterValidator(check_printable)]  # printed text: any script a font prints
 
 _LENGTH = re.compile(r"^\d{1,4}(\.\d{1,4})?(cm|mm|in|pt|em|ex)$")
 MAX_SPEC_BYTES = 1_000_000
@@ -76,8 +79,11 @@ class PartSpec(_Strict):
 
 
 class QuestionSpec(_Strict):
-    generator: str
-    form: Literal["free", "mc", "tf"] = "free"
+    """One slot of the exam: a question type (`generator`) or a pool of them (`pool`)."""
+
+    generator: str | None = None
+    pool: list[str] | str | None = None  # ids or globs ("concepts.memory.*"): one member per student
+    form: Literal["free", "mc", "tf", "multi"] | None = None  # default: each type's first form
     points: float = Field(gt=0, le=1000)
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
@@ -89,9 +95,24 @@ class QuestionSpec(_Strict):
 
     @field_validator("generator")
     @classmethod
-    def _known_generator(cls, value: str) -> str:
-        if value not in registry.known_ids():
+    def _known_generator(cls, value: str | None) -> str | None:
+        if value is not None and value not in registry.known_ids():
             raise ValueError(registry.unknown_id_message(value))
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _known_members(cls, value):
+        if value is None:
+            return value
+        patterns = [value] if isinstance(value, str) else value
+        if not patterns:
+            raise ValueError("a pool needs at least one id or glob")
+        for pattern in patterns:
+            if not registry.matching(pattern):
+                if any(ch in pattern for ch in "*?["):
+                    raise ValueError(f"the glob {pattern!r} matches no question id")
+                raise ValueError(registry.unknown_id_message(pattern))
         return value
 
     @field_validator("box_height")
@@ -109,13 +130,47 @@ class QuestionSpec(_Strict):
     def _whole_or_half(cls, value: float) -> float:
         return _check_points(value)
 
+    @property
+    def members(self) -> list[str]:
+        """The ids this slot draws from (one for a generator), in the order given, without repeats."""
+        if self.generator is not None:
+            return [self.generator]
+        out: list[str] = []
+        for pattern in [self.pool] if isinstance(self.pool, str) else (self.pool or []):
+            glob = any(ch in pattern for ch in "*?[")
+            for type_id in registry.matching(pattern):
+                if glob and self.form is not None and self.form not in registry.get(type_id).forms:
+                    continue  # a glob takes the questions that offer the slot's form
+                if type_id not in out:
+                    out.append(type_id)
+        return out
+
+    @property
+    def label(self) -> str:
+        """How messages name this slot's question: its id, or the pool."""
+        if self.generator is not None:
+            return self.generator
+        return "pool " + (self.pool if isinstance(self.pool, str) else "[" + ", ".join(self.pool or []) + "]")
+
+    def form_for(self, type_id: str) -> str:
+        return self.form or registry.get(type_id).forms[0]
+
     @model_validator(mode="after")
     def _consistent(self):
-        qtype = registry.get(self.generator)
-        if self.form not in qtype.forms:
-            raise ValueError(
-                f"form {self.form!r} is not offered by {self.generator}; choose one of {', '.join(qtype.forms)}"
-            )
+        if (self.generator is None) == (self.pool is None):
+            raise ValueError("give either 'generator' (one question type) or 'pool' (several), not both")
+        if self.pool is not None:
+            if not self.members:
+                raise ValueError(f"pool: no question matching {self.pool!r} offers form {self.form!r}")
+            for key in ("params", "overrides", "ranges"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' applies to one question type; a pool slot cannot have it")
+        for type_id in self.members:
+            qtype = registry.get(type_id)
+            if self.form is not None and self.form not in qtype.forms:
+                raise ValueError(
+                    f"form {self.form!r} is not offered by {type_id}; choose one of {', '.join(qtype.forms)}"
+                )
         if self.parts is not None:
             labels = [p.label for p in self.parts]
             if len(set(labels)) != len(labels):
@@ -127,16 +182,20 @@ class QuestionSpec(_Strict):
                 )
             if self.box_height is not None:
                 raise ValueError("give box_height on each part, not on a question with parts")
+            for type_id in self.members:
+                _check_part_answers(registry.get(type_id), self.form_for(type_id), len(self.parts))
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
-        fields = set(qtype.Params.model_fields)
-        for key in (self.overrides or {}):
-            if key not in fields:
-                raise ValueError(
-                    f"overrides: {key!r} is not a parameter of {self.generator}; "
-                    f"its parameters are {', '.join(sorted(fields))}"
-                )
-        # ranges are checked by load_spec, which can name the file and the question (and by draw)
+        if self.generator is not None:
+            qtype = registry.get(self.generator)
+            fields = set(qtype.Params.model_fields)
+            for key in (self.overrides or {}):
+                if key not in fields:
+                    raise ValueError(
+                        f"overrides: {key!r} is not a parameter of {self.generator}; "
+                        f"its parameters are {', '.join(sorted(fields))}"
+                    )
+            # ranges are checked by load_spec, which can name the file and the question (and by draw)
         return self
 
     @property
@@ -144,9 +203,27 @@ class QuestionSpec(_Strict):
         return _label(self.points)
 
 
+def _check_part_answers(qtype, form: str, count: int) -> None:
+    """A question asked in parts needs a type that answers each part (its key fills every part's
+    box), with as many answers as the spec has parts."""
+    labels = qtype.part_labels
+    if form != "free":
+        raise ValueError(f"parts: only a free-response question (form: free) is asked in parts, not form {form!r}")
+    if not labels:
+        asked = [t.id for t in registry.all_types() if t.part_labels]
+        raise ValueError(
+            f"parts: {qtype.id} gives one answer, not one per part, so its key cannot fill {count} part boxes; "
+            f"remove parts: or use a type asked in parts ({', '.join(asked) or 'none'})"
+        )
+    if len(labels) != count:
+        raise ValueError(
+            f"parts: {qtype.id} answers {len(labels)} parts ({', '.join(labels)}), the spec has {count}"
+        )
+
+
 class SectionSpec(_Strict):
-    title: str = Field(min_length=1, max_length=200)
-    instructions: str | None = Field(default=None, max_length=2000)
+    title: Printed = Field(min_length=1, max_length=200)
+    instructions: Printed | None = Field(default=None, max_length=2000)
     questions: list[QuestionSpec] = Field(min_length=1)
     new_page: bool = False  # start the section on a new page
 
@@ -164,11 +241,12 @@ class LayoutSpec(_Strict):
 
 
 class ExamSpec(_Strict):
-    title: str = Field(min_length=1, max_length=200)
-    course: str = Field(default="", max_length=200)
-    date: str = Field(default="", max_length=100)
+    question_dirs: list[str] = Field(default_factory=list)  # folders of the instructor's questions
+    title: Printed = Field(min_length=1, max_length=200)
+    course: Printed = Field(default="", max_length=200)
+    date: Printed = Field(default="", max_length=100)
     seed: int = Field(ge=0, lt=2**63)
-    instructions: list[str] = Field(default_factory=list)
+    instructions: list[Printed] = Field(default_factory=list)
     sections: list[SectionSpec] = Field(min_length=1)
     layout: LayoutSpec = Field(default_factory=LayoutSpec)
 
@@ -196,15 +274,31 @@ def load_spec(path: str | Path, data: bytes | None = None) -> ExamSpec:
     path = Path(path)
     if data is None:
         data = read_input(path, what="spec", limit=MAX_SPEC_BYTES)
-    document = load_yaml(decode_text(data, path, what="spec"), path)
+    document = parse_yaml(decode_text(data, path, what="spec"), path)
     if not isinstance(document, dict):
         raise InputError(f"{path}: the spec must be a YAML mapping with title, seed and sections")
+    load_question_dirs(document.get("question_dirs"), path)
     try:
         spec = ExamSpec.model_validate(document)
     except ValidationError as err:
         raise InputError(describe_validation_error(err, where=str(path))) from None
     _check_questions(spec, path)
     return spec
+
+
+def load_question_dirs(dirs: Any, spec_path: Path) -> None:
+    """Load the spec's `question_dirs` (relative to the spec file) before its questions are checked."""
+    if dirs is None:
+        return
+    if not isinstance(dirs, list) or not all(isinstance(d, str) and d for d in dirs):
+        raise InputError(f"{spec_path}: field 'question_dirs': value {dirs!r}: a list of folder names")
+    registry.load_all()
+    for index, name in enumerate(dirs):
+        folder = (spec_path.parent / name)
+        if not folder.is_dir():
+            raise InputError(f"{spec_path}: field 'question_dirs[{index}]': value {name!r}: "
+                             f"no such folder ({folder})")
+        registry.load_folder(folder)
 
 
 def _check_questions(spec: ExamSpec, path: Path) -> None:
@@ -215,12 +309,12 @@ def _check_questions(spec: ExamSpec, path: Path) -> None:
     for s_index, section in enumerate(spec.sections):
         for q_index, q in enumerate(section.questions):
             number += 1
-            qtype = registry.get(q.generator)
-            if q.ranges is not None:
-                validate_ranges(qtype, q.ranges, where=f"{path}: sections[{s_index}].questions[{q_index}] "
-                                                         f"(question {number}, {q.generator})")
+            if q.ranges is not None and q.generator is not None:
+                validate_ranges(registry.get(q.generator), q.ranges,
+                                where=f"{path}: sections[{s_index}].questions[{q_index}] (question {number}, "
+                                      f"{q.generator})")
             if q.params is not None:
                 validate_params(
-                    qtype, q.params, where=str(path),
+                    registry.get(q.generator), q.params, where=str(path),
                     prefix=f"sections[{s_index}].questions[{q_index}].params",
                 )

@@ -45,6 +45,20 @@ class Variant:
                 return choice.letter
         return None
 
+    @property
+    def correct_letters(self) -> tuple[str, ...]:
+        """Every correct option (several for a select-all question)."""
+        return tuple(c.letter for c in self.choices if c.mistake is None)
+
+    @property
+    def correct_label(self) -> str:
+        """What the key marks: True/False, a letter, or letters (select all)."""
+        if self.form == "tf":
+            return "True" if self.claim_is_true else "False"
+        if self.form == "multi":
+            return ", ".join(self.correct_letters) or "none"
+        return self.correct_letter or ""
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "generator": self.qtype.id,
@@ -57,7 +71,9 @@ class Variant:
             data["choices"] = [
                 {"letter": c.letter, "latex": c.latex, "mistake": c.mistake} for c in self.choices
             ]
-            data["correct"] = self.correct_letter
+            data["correct"] = self.correct_letter if self.form != "multi" else list(self.correct_letters)
+            if self.form == "multi":
+                data["scoring"] = self.qtype.scoring
         if self.claim is not None:
             data["claim"] = self.claim
         return data
@@ -115,7 +131,10 @@ def make_variant(
     answer = qtype.solve(params)
     choices: tuple[Choice, ...] = ()
     claim = None
-    if form in ("mc", "tf"):
+    own = qtype.own_choices(params, answer, form)
+    if own is not None:
+        claim, choices = own
+    elif form in ("mc", "tf"):
         if layout_rng is None:
             layout_rng = variant_rngs(seed or 0)[1]
         if form == "mc":

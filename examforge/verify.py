@@ -5,7 +5,8 @@ scanned and graded on Gradescope.
 - every answer box, the name and the ID box sit where the blank template has them, both in the
   positions LaTeX recorded during the compile and in the frames drawn in each PDF;
 - page 1 of each exam shows the student's name or id; no exam carries solution text;
-- each key shows the answers listed in answers.csv;
+- each key shows the answers listed in answers.csv, each part's answer in its own box;
+- answers.csv, manifest.json and the outline agree on every question's parts and their points;
 - the files are the ones manifest.csv lists (sha256), and print/exams.pdf holds every student in
   roster order, so a scanned stack splits back into students every N pages;
 - gradescope/outline.json matches the template's regions."""
@@ -84,6 +85,7 @@ def verify(out_dir: str | Path, *, jobs: int | None = None, progress: Callable |
     if len(template_frames) != n_pages:
         problems.append(f"gradescope/template.pdf does not have {n_pages} pages")
     problems += _check_outline(out, layout)
+    problems += _check_parts(out, students, answers)
 
     args = [(out, s, rows.get(s["id"], {}), answers.get(s["id"], []), n_pages, template_regions, template_frames)
             for s in students]
@@ -178,7 +180,7 @@ def _missing_answers(key_text: str, answer_rows: list[dict]) -> list[str]:
         for expected in json.loads(r["key_texts"]):
             if normalize(expected) not in key_text:
                 missing.append(f"question {r['question']}: answer {expected!r} (answers.csv) not found")
-        if r["choice"] and f"Answer:{r['choice']}" not in key_text:
+        if r["choice"] and normalize(f"Answer:{r['choice']}") not in key_text:
             missing.append(f"question {r['question']}: 'Answer: {r['choice']}' not found")
     return missing
 
@@ -251,3 +253,30 @@ def _check_outline(out: Path, layout: dict) -> list[str]:
                 problems.append(f"gradescope/outline.json: {q['title']}: bad rectangle {rect}")
     return problems
 
+
+
+def _check_parts(out: Path, students: list[dict], answers: dict[str, list[dict]]) -> list[str]:
+    """A question asked in parts has one row per part in answers.csv, the parts and points of the
+    outline's sub-questions and of manifest.json, for every student."""
+    outline = json.loads((out / "gradescope/outline.json").read_text(encoding="utf-8"))
+    want = {}
+    for number, q in enumerate(outline.get("question_data", []), start=1):
+        want[number] = [(c["title"].rpartition("(")[2].rstrip(")"), float(c["weight"])) for c in q.get("children", [])]
+    problems = []
+    for student in students:
+        sid = student["id"]
+        rows: dict[int, list[tuple[str, float]]] = {}
+        for r in answers.get(sid, []):
+            rows.setdefault(int(r["question"]), []).append((r.get("part", ""), float(r["points"])))
+        manifest = {q["number"]: [(p["label"], float(p["points"])) for p in q.get("parts", [])]
+                    for q in student["questions"]}
+        for number, parts in want.items():
+            got = rows.get(number, [])
+            if parts and got != parts:
+                problems.append(f"answers.csv: {sid} question {number}: parts {got}, the outline has {parts}")
+            elif not parts and [p for p, _ in got] != [""]:
+                problems.append(f"answers.csv: {sid} question {number}: rows {got}, expected one row without part")
+            if manifest.get(number, []) != parts:
+                problems.append(f"manifest.json: {sid} question {number}: parts {manifest.get(number)}, "
+                                f"the outline has {parts}")
+    return problems[:20] + ([f"... and {len(problems) - 20} more part mismatches"] if len(problems) > 20 else [])

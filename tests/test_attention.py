@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import InputError
-from examforge.generators.attention import (
-    MultiheadCost, MultiheadParams, RepeatedParams, RepeatedTokens, SelfAttention, SelfAttentionParams,
-    num_text, np_attention,
+from examforge.bank.attention import (
+    MultiheadCost, MultiheadParams, SelfAttention, SelfAttentionParams, num_text, np_attention,
 )
+from examforge.bank.tokenizer_repeated_tokens import RepeatedParams, RepeatedTokens
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.attention import (

@@ -12,7 +12,7 @@ import torch
 from pydantic import ValidationError
 
 from examforge.errors import InputError
-from examforge.generators.backprop import BackpropTwoNeuron, TwoNeuronParams
+from examforge.bank.backprop import BackpropTwoNeuron, TwoNeuronParams
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.mlp import dense_mlp_step, sgd_step, two_neuron_step

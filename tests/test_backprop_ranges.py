@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.backprop import BackpropTwoNeuron, TwoNeuronRanges
+from examforge.bank.backprop import BackpropTwoNeuron, TwoNeuronRanges
 from examforge.seeding import variant_rngs
 from examforge.variant import draw
 

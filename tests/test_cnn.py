@@ -10,7 +10,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from examforge.generators.cnn import CnnShapeTrace, ShapeTraceParams
+from examforge.bank.cnn import CnnShapeTrace, ShapeTraceParams
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.variant import draw, make_variant

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.cnn_fix import CnnFixLinear
+from examforge.bank.cnn_fix_linear import CnnFixLinear
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs

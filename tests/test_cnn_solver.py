@@ -10,7 +10,7 @@ import resource
 import torch
 from torch import nn
 
-from examforge.generators.cnn import CnnShapeTrace
+from examforge.bank.cnn import CnnShapeTrace
 from examforge.seeding import variant_rngs
 from examforge.solvers import DTYPE
 from examforge.solvers import cnn as solver

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import GenerationError
-from examforge.generators.conv import ConvForwardValues, ForwardValuesParams
+from examforge.bank.conv import ConvForwardValues, ForwardValuesParams
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs

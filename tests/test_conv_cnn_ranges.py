@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.cnn import CnnShapeTrace
-from examforge.generators.conv import ConvForwardValues
+from examforge.bank.cnn import CnnShapeTrace
+from examforge.bank.conv import ConvForwardValues
 from examforge.seeding import variant_rngs
 
 FV = ConvForwardValues()

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.conv_linear import ConvIm2col
+from examforge.bank.conv_im2col import ConvIm2col
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs

@@ -262,3 +262,151 @@ def test_labelled_vector_count_is_public():
     assert compare(parse(["1", "2"], fmt), (1, 2), fmt).correct
     with pytest.raises(AnswerSyntaxError, match="expected 2 numbers"):
         parse("1, 2, 3", fmt)
+
+
+# -- bounds: every answer is read in time linear in its length, and absurd sizes are refused -----------------
+
+import time  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SET = AnswerFormat("set", 0.01)
+BOOL = AnswerFormat("bool", 0)
+MULTI = AnswerFormat("choice", 0.0, multiple=True)
+LABELLED = AnswerFormat("vector", 0.01, labels=("a = ", ", b = ", ""))
+PERCENT_VECTOR = AnswerFormat("vector", 0.01, percent=True)
+EVERY_FORMAT = [NUMBER, VECTOR, SHAPE, MATRIX, CHOICE, SET, BOOL, MULTI, LABELLED, PERCENT, PERCENT_VECTOR]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("1e20000000", "exponent 20000000 is out of range"),  # the issue's probe: 22 s on the event loop
+    ("1e100000000", "exponent 100000000 is out of range"),  # minutes
+    ("1e308000", "exponent 308000 is out of range"),  # was a 500: float() overflowed when comparing
+    ("2.5e-401", "exponent -401 is out of range"),
+    ("1e301", "too large"),
+    ("-" + "9" * 60 + "e250", "too large"),
+    ("1e-300/1e300", None),  # tiny: read, and compared as 0.0
+    ("1e200/1e-200", "too large"),
+    ("1" * (answers.MAX_NUMBER_CHARS + 1), "longer than 100 characters"),
+    ("\u00b2", "digits as 0-9"),  # "²" passes str.isdigit
+    ("\u0663", "digits as 0-9"),  # Arabic-Indic three
+    ("\uff11\uff12", "digits as 0-9"),  # full-width 12
+])
+def test_absurd_numbers_are_refused_with_a_message(text, match):
+    if match is None:
+        assert not compare(parse(text, NUMBER), 0.5, NUMBER).correct
+        return
+    with pytest.raises(AnswerSyntaxError, match=match):
+        parse(text, NUMBER)
+
+
+def test_unicode_digits_in_a_list_are_entries_not_labels():
+    with pytest.raises(AnswerSyntaxError, match="entry 1: .*digits as 0-9"):
+        parse("\u00b2 x 2", SHAPE)
+    assert compare(parse("a = 1, b = 2", LABELLED), (1, 2), LABELLED).correct  # words are still labels
+
+
+def test_the_issues_shape_probes_are_refused_at_once():
+    for text in ("1e20000000 x 2", "1e308000 x 2"):
+        start = time.perf_counter()
+        with pytest.raises(AnswerSyntaxError, match="entry 1: .*exponent .* is out of range"):
+            parse(text, SHAPE)
+        assert time.perf_counter() - start < 0.01
+
+
+def test_huge_json_numbers_are_refused_without_printing_them():
+    with pytest.raises(AnswerSyntaxError, match="too large"):
+        parse(10**5000, NUMBER)  # str() of it would raise (Python's 4300-digit limit)
+    with pytest.raises(AnswerSyntaxError, match="too large"):
+        parse([10**5000, 1], SHAPE)
+    with pytest.raises(AnswerSyntaxError, match="too large"):
+        parse([10**5000], SET)
+    with pytest.raises(AnswerSyntaxError, match="too large"):
+        parse(1e308, NUMBER)
+
+
+def test_sizes_are_bounded_before_reading():
+    with pytest.raises(AnswerSyntaxError, match=f"at most {answers.MAX_ENTRIES}"):
+        parse(", ".join(["1"] * (answers.MAX_ENTRIES + 1)), VECTOR)
+    with pytest.raises(AnswerSyntaxError, match=f"at most {answers.MAX_ENTRIES}"):
+        parse(["1"] * (answers.MAX_ENTRIES + 1), VECTOR)
+    with pytest.raises(AnswerSyntaxError, match=f"at most {answers.MAX_ENTRIES}"):
+        parse([["1"] * 15] * 15, MATRIX)
+    with pytest.raises(AnswerSyntaxError, match=f"at most {answers.MAX_ENTRIES}"):
+        parse("; ".join(["1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"] * 15), MATRIX)
+    with pytest.raises(AnswerSyntaxError, match="longer than"):
+        parse(["1" * 1000] * 3, VECTOR)  # the boxes together
+    with pytest.raises(AnswerSyntaxError, match="nested too deeply"):
+        parse([[[1, 2]], [[3, 4]]], MATRIX)
+    assert compare(parse([["1"] * 14] * 14, MATRIX), ((1,) * 14,) * 14, MATRIX).correct  # 196 entries: fine
+
+
+N = answers.MAX_ANSWER_CHARS
+# Inputs built to make a backtracking pattern or a nested loop slow, each as long as allowed.
+WORST_CASES = {
+    "blanks": "1" + " " * (N - 2) + "x",
+    "blanks before a slash": "1" + " \t" * (N // 2 - 2) + "/x",
+    "blanks between rows": "1" + " " * (N - 3) + ";x",
+    "a bracket, blanks, no bracket": "[" + "]" + " " * (N - 3) + "x",
+    "nested brackets": "(" * (N // 2) + ")" * (N // 2),
+    "nested brackets round a number": "[" * (N // 2 - 1) + "1" + "]" * (N // 2 - 1),
+    "open brackets": "[" * N,
+    "many pairs": "(" + "()" * (N // 2 - 1) + ")",
+    "rows of brackets": "[" + "],[" * (N // 3 - 1) + "]",
+    "units": "1 " + "ab " * (N // 3 - 1),
+    "units without digits": "a " * (N // 2),
+    "percent signs": "1" + "%" * (N - 1),
+    "per cent": "1 per" * (N // 5),
+    "exponents": "1e" * (N // 2),
+    "dots": "." * N,
+    "minus signs": "\u2212" * N,
+    "line breaks": "1\n" * (N // 2),
+    "and and": "and " * (N // 4),
+    "letters": "AC" * (N // 2),
+    "fractions": ",".join(["1e-400/7e-400"] * (N // 14)),
+    "long numbers": ",".join(["9" * 99] * (N // 100)),
+    "a grid of fractions": "; ".join([" ".join(["1/7"] * 14)] * 14),
+}
+
+
+@pytest.mark.parametrize("name", WORST_CASES)
+def test_worst_case_answers_are_read_in_milliseconds(name):
+    """Each is read (or refused) by every format in a few milliseconds (measured: at most about
+    3 ms on the 2-core development machine; the bound leaves room for a loaded machine)."""
+    text = WORST_CASES[name]
+    assert len(text) <= N
+    for fmt in EVERY_FORMAT:
+        start = time.perf_counter()
+        try:
+            parse(text, fmt, letters=("A", "B", "C", "D"))
+        except AnswerSyntaxError as err:
+            assert str(err)
+        elapsed = time.perf_counter() - start
+        assert elapsed < 0.03, (name, fmt.kind, f"{elapsed * 1000:.1f} ms")
+
+
+TRICKY = st.sampled_from(list("0123456789 ,;.-+eE/%()[]{}x×*\u2212\u00a0\n\t\\abBy?²٣") + ["by", "per cent", "1e999", "1e-9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.lists(TRICKY, max_size=60).map("".join),
+    st.text(max_size=40),
+    st.lists(st.one_of(st.lists(TRICKY, max_size=8).map("".join), st.integers(), st.floats(), st.booleans(),
+                       st.none(), st.lists(st.integers(), max_size=3)), max_size=6),
+    st.integers(), st.floats(), st.booleans(), st.none(),
+))
+def test_any_input_is_read_or_refused_with_a_message(response):
+    """Whatever arrives (typed text or JSON values), the result is a value or an
+    AnswerSyntaxError with a message: never another exception."""
+    for fmt in EVERY_FORMAT:
+        try:
+            value = parse(response, fmt, letters=("A", "B", "C", "D"))
+        except AnswerSyntaxError as err:
+            assert str(err)
+            continue
+        expected = {"number": 0.5, "vector": (1, 2), "shape": (1, 2), "matrix": ((1, 2),), "choice": {"A"},
+                    "set": frozenset({1}), "bool": True}[fmt.kind]
+        compare(value, expected, fmt)
+        answers.show_as(value, fmt)

@@ -33,6 +33,10 @@ def _keys(data) -> set[str]:
 
 
 def _right(ex) -> object:
+    if ex.is_open:
+        return "my own answer"
+    if ex.form == "multi":
+        return sorted(ex.expected)
     return answers.show(ex.expected) if ex.form == "free" else sorted(ex.expected)[0]
 
 
@@ -142,7 +146,8 @@ def test_every_type_is_served_and_checks_its_own_answer(client, qtype):
         data = v.json()
         ex = exercise(qtype.id, 3, "medium", form)
         r = client.post("/api/check", json={"type": qtype.id, "seed": 3, "form": data["form"], "answer": _right(ex)})
-        assert r.status_code == 200 and r.json()["correct"] is True, (qtype.id, form, r.text)
+        want = None if ex.is_open else True  # an open question is compared, never graded
+        assert r.status_code == 200 and r.json()["correct"] is want, (qtype.id, form, r.text)
 
 
 # -- bad requests: 4xx with a message, never a traceback ---------------------------------------------------------
@@ -264,3 +269,117 @@ def test_checks_now_and_then_end_the_keep_alive_connection(client, monkeypatch):
     assert "close" not in client.get("/api/variant", params={"type": "conv.output_shape"}).headers.get("connection", "")
     monkeypatch.setattr(web, "_reconnect", Fixed(0.5))
     assert "close" not in client.post("/api/check", json=body).headers.get("connection", "")
+
+
+# -- strict JSON, bounded bodies, security headers everywhere ---------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\"", "application/json ;",
+])
+def test_check_reads_json_content_types(client, content_type):
+    r = client.post("/api/check", content=json.dumps(GOOD).encode(), headers={"content-type": content_type})
+    assert r.status_code == 200 and r.json()["correct"] is True
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain; x=json",  # the probe: any web page can make a browser send it, no preflight
+    "text/plain", "application/json-seq", "application/jsonp", "text/json", "application/x-json",
+    "application/json; charset=latin-1", "application/json; x=1", "application/json; charset=utf-8; x=1",
+    "multipart/form-data; boundary=json", "application/x-www-form-urlencoded", "", "json",
+])
+def test_check_refuses_other_content_types(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/api/check", content=json.dumps(GOOD).encode(), headers=headers)
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+
+
+def _post(client, body: bytes):
+    return client.post("/api/check", content=body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 3000, "deeper than 4 levels"),  # was a 500 (RecursionError)
+    (b"{" * 3000, "deeper than 4 levels"),
+    (json.dumps({**GOOD, "answer": [[[["6"]]], "6"]}).encode(), "deeper than 4 levels"),
+    (b'{"type": "conv.output_shape", "seed": 7, "answer": "6 x 6"' + b'"\\"' * 20000, "deeper than 4 levels"),
+    (json.dumps({**GOOD, "seed": 10**200}).encode(), "at most 100"),  # seeds over 4300 digits were a 500
+    (b'{"type": "conv.output_shape", "seed": ' + b"7" * 5000 + b', "answer": "6 x 6"}', "at most 100"),
+    (json.dumps({**GOOD, "answer": [float("nan"), 6]}).encode(), "NaN is not a number JSON allows"),
+    (b'{"type": "conv.output_shape", "seed": 7, "answer": Infinity}', "Infinity is not a number JSON allows"),
+    (b'{"type": "conv.output_shape", "seed": 7, "answer": "\\ud800"}', "unpaired surrogate"),
+    (b'\xef\xbb\xbf' + json.dumps(GOOD).encode(), "not valid JSON"),
+    (json.dumps(GOOD).encode("utf-16"), "not UTF-8"),
+    (b'{"type": "conv.output_shape", "seed": 7, "answer": "6 x 6",}', "not valid JSON"),
+])
+def test_bodies_are_parsed_within_bounds(client, body, message):
+    r = _post(client, body)
+    assert r.status_code == 400 and message in r.json()["error"], r.text
+
+
+def test_nesting_within_the_limit_is_read(client):
+    ex = exercise("conv.forward_values", 2, "medium", "free")
+    grid = [[answers.show(v) for v in row] for row in ex.expected]
+    body = {"type": "conv.forward_values", "seed": 2, "form": "free", "answer": grid}
+    assert _post(client, json.dumps(body).encode()).json()["correct"] is True
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("1e20000000 x 2", "exponent 20000000 is out of range"),
+    ("1e100000000", "exponent 100000000 is out of range"),
+    ("1e308000 x 2", "exponent 308000 is out of range"),
+    ("\u00b2 x 2", "digits as 0-9"),
+    ([10**90, 10**90], None),  # big but allowed: a wrong answer
+    (["1"] * 5000, "at most 200"),
+])
+def test_absurd_answers_are_refused_quickly(client, answer, message):
+    r = client.post("/api/check", json={**GOOD, "answer": answer})
+    if message is None:
+        assert r.status_code == 200 and r.json()["correct"] is False
+    else:
+        assert r.status_code == 422 and message in r.json()["error"], r.text
+
+
+def test_bad_seed_in_the_query_is_a_400(client):
+    for seed in ("\u00b2", "1" * 5000, "%F0%9F%98%80"):
+        r = client.get(f"/api/variant?type=conv.output_shape&seed={seed}")
+        assert r.status_code == 400 and "seed must be a whole number" in r.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/types", "/api/variant?type=conv.output_shape&seed=1", "/static/drill.js",
+                                  "/static/drill.css", "/static/katex/katex.min.css", "/static/katex/fonts/KaTeX_Main-Regular.woff2",
+                                  "/nothing", "/api/check", "/static/index.html", "/static/missing.js", "/favicon.ico"])
+def test_every_response_carries_the_security_headers(client, path):
+    r = client.get(path)
+    for name, value in web.SECURITY_HEADERS.items():
+        assert r.headers.get(name) == value, (path, name)
+    assert r.headers.get_list("content-security-policy") == [web.SECURITY_HEADERS["Content-Security-Policy"]]
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_internal_errors_carry_the_security_headers(client, monkeypatch):
+    monkeypatch.setattr(web, "exercise", lambda *a, **k: 1 / 0)
+    r = client.get("/api/variant", params={"type": "conv.output_shape", "seed": 1})
+    assert r.status_code == 500 and r.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/static/index.html", "/static/./index.html", "/static/katex/../index.html",
+                                  "/static//index.html", "/static/index.html/", "/static/%69ndex.html", "/static/",
+                                  "/static"])
+def test_the_page_template_is_not_served_raw(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and r.json()["error"].startswith("not found")
+    assert "{{version}}" not in r.text
+
+
+def test_static_files_have_their_types(client):
+    assert client.get("/static/drill.js").headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
+    assert client.get("/static/drill.css").headers["content-type"].startswith("text/css")
+    assert "{{version}}" not in client.get("/").text
+
+
+def test_junk_host_header_is_not_a_500(client):
+    r = client.get("/nothing", headers={"host": "["})
+    assert r.status_code == 404 and r.json()["error"] == "not found: /nothing"

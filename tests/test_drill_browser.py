@@ -44,14 +44,16 @@ def _require_browser():
 
 @pytest.fixture(scope="module")
 def server():
-    """The real app under uvicorn on a free loopback port, in a thread of this process."""
+    """The real app under uvicorn (with the protocol `examforge serve` uses) on a free loopback
+    port, in a thread of this process."""
     _require_browser()
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(web.create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(web.create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                            http="examforge.drill.server:DrillProtocol")  # as `examforge serve` runs it
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -85,6 +87,11 @@ def page(browser_context, server):
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # A Content-Security-Policy or nosniff refusal ("Refused to load/execute/apply ...") is a
+    # console error; the API's 4xx answers to unreadable answers are expected ones.
+    page.on("console", lambda m: m.type == "error" and not re.match(
+        r"Failed to load resource: the server responded with a status of 4\d\d", m.text) and errors.append(
+        f"console: {m.text}"))
     page.requests, page.js_errors = requests, errors
     yield page
     offsite = [u for u in requests if not u.startswith(server) and not u.startswith("data:")]

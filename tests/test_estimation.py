@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.estimation import BetaMapParams, EstimationBetaMap, EstimationGaussianMle, GaussianParams
+from examforge.bank.estimation import BetaMapParams, EstimationBetaMap, EstimationGaussianMle, GaussianParams
 from examforge.renderers.blocks import solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle

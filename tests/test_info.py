@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.info import EntropyParams, InfoEntropy, log2_hints
+from examforge.bank.info import EntropyParams, InfoEntropy, log2_hints
 from examforge.renderers.blocks import question_text
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.prob import counts_entropy_bits, entropy_bits

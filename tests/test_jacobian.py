@@ -7,7 +7,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from examforge.generators.jacobian import JacobianMatmul
+from examforge.bank.jacobian import JacobianMatmul
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs

@@ -22,7 +22,9 @@ from examforge.layout import (
     sp_cm,
 )
 from examforge.qr import best_mask, pdf_drawing, qr_matrix
-from examforge.renderers.exam import memoize_figures, unicode_text
+from examforge.errors import LatexError
+from examforge.renderers.exam import memoize_figures
+from examforge.renderers.scripts import Runs
 from examforge.spec import ExamSpec, load_spec
 
 from .helpers import write
@@ -71,7 +73,7 @@ def test_new_page_duplex_and_parts():
         [
             {"title": "A", "questions": [_q(question_height="2cm", box_height="2cm")]},
             {"title": "B", "new_page": True, "questions": [
-                _q(generator="backprop.two_neuron", points=9, question_height="6cm",
+                _q(generator="transformer.activation_memory", points=9, question_height="6cm",
                    parts=[{"label": "a", "points": 3, "box_height": "2cm"},
                           {"label": "b", "points": 3, "box_height": "2cm"},
                           {"label": "c", "points": 3, "box_height": "3cm"}])]},
@@ -106,6 +108,22 @@ def test_parts_must_add_up_and_carry_their_own_boxes(tmp_path):
         load_spec(both)
 
 
+def test_parts_need_a_type_that_answers_each_part(tmp_path):
+    head = "title: T\nseed: 1\nsections:\n  - title: A\n    questions:\n      - "
+    two = "[{label: a, points: 4}, {label: b, points: 5}]"
+    one_answer = write(tmp_path / "a.yaml", head + f"{{generator: backprop.two_neuron, points: 9, parts: {two}}}\n")
+    with pytest.raises(InputError, match=r"backprop.two_neuron gives one answer, not one per part.*"
+                                         r"transformer.activation_memory"):
+        load_spec(one_answer)
+    wrong_count = write(tmp_path / "b.yaml", head + f"{{generator: transformer.activation_memory, points: 9, parts: {two}}}\n")
+    with pytest.raises(InputError, match=r"answers 3 parts \(B, N, D\), the spec has 2"):
+        load_spec(wrong_count)
+    mc = write(tmp_path / "c.yaml", head + "{generator: transformer.activation_memory, form: mc, points: 9, parts: "
+               "[{label: a, points: 3}, {label: b, points: 3}, {label: c, points: 3}]}\n")
+    with pytest.raises(InputError, match="only a free-response question"):
+        load_spec(mc)
+
+
 def test_calibrated_heights_take_the_tallest_draw_plus_a_margin():
     spec = _spec([{"title": "A", "questions": [_q(form="mc"), _q(question_height="3cm", box_height="2cm")]}])
     measured = {(0, "statement"): cm_sp(2.0), (0, "box"): cm_sp(2.0), (0, "key"): cm_sp(2.6)}
@@ -126,12 +144,14 @@ def test_the_class_splits_into_balanced_chunks_that_depend_on_its_size_only():
     assert [x for c in split_class(list(range(77)), 10) for x in c] == list(range(77))
 
 
-def test_names_in_any_script_become_latex_pdflatex_can_typeset():
-    assert unicode_text("Nguyễn") == r"Nguy\~{\^{e}}n"
-    assert unicode_text("Adébáyọ̀") == r"Adébáy\`{\d{o}}"
-    assert unicode_text("Zoë O'Brien") == r"Zoë O\textquotesingle{}Brien"
-    assert unicode_text("\\input{x}") == r"\textbackslash{}input\{x\}"
-    assert unicode_text("李") == "?"
+def test_latin_names_are_pdflatex_text_and_other_scripts_need_the_luatex_pass():
+    latex = Runs().latex  # no LuaLaTeX pass: only what pdflatex prints itself
+    assert latex("Zoë O'Brien") == r"Zoë O\textquotesingle{}Brien"
+    assert latex("Jose\u0301 Nu\u0301n\u0303ez") == "José Núñez"  # composed (NFC) for inputenc
+    assert latex("\\input{x}") == r"\textbackslash{}input\{x\}"
+    for name in ("李", "Nguyễn", "Adébáyọ̀"):  # no T1 character (or a stacked accent): never "?"
+        with pytest.raises(LatexError, match="needs LuaLaTeX"):
+            latex(name)
 
 
 def test_identical_figures_are_typeset_once_per_document():

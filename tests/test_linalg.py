@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.linalg import LinalgRankOneEigenvalues, RankOneParams
+from examforge.bank.linalg import LinalgRankOneEigenvalues, RankOneParams
 from examforge.solvers.linalg import identity_plus_ones, symmetric_spectrum
 from examforge.variant import draw
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.logreg import LogRegParams, LogregSgdStep
+from examforge.bank.logreg import LogRegParams, LogregSgdStep
 from examforge.renderers.blocks import question_text
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.logreg import logistic_gradient_parts, logistic_sgd_step

@@ -9,7 +9,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.mlp import TinyMLP, TinyMLPParams, TinyMLPRanges
+from examforge.bank.mlp import TinyMLP, TinyMLPParams, TinyMLPRanges
 from examforge.question import values_agree
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.optim import BEHAVIOURS, LRStability, LRStabilityParams, LRStabilityRanges, classify
+from examforge.bank.optim import BEHAVIOURS, LRStability, LRStabilityParams, LRStabilityRanges, classify
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs

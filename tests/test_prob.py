@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import InputError
-from examforge.generators.prob import (
+from examforge.bank.prob import (
     BayesParams, CltParams, HoeffdingParams, ProbBayes, ProbCltTail, ProbHoeffdingN, hoeffding_n_exact, phi_4,
 )
 from examforge.renderers.blocks import question_text, solution_latex

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from examforge.generators.receptive import ConvReceptiveField, ConvStackedVsSingle
+from examforge.bank.conv_receptive import ConvReceptiveField, ConvStackedVsSingle
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.solvers.receptive import conv_stack_params, receptive_fields

@@ -10,7 +10,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.rnn import (
+from examforge.bank.rnn import (
     ParamCountParams,
     ParamCountRanges,
     RecurrentParamCount,

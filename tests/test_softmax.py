@@ -10,7 +10,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from examforge.generators.softmax import (
+from examforge.bank.softmax import (
     CEGradientParams,
     ClassesRanges,
     JacobianParams,

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import InputError
-from examforge.generators.tokenizer import GreedyParams, TokenizerGreedy
+from examforge.bank.tokenizer import GreedyParams, TokenizerGreedy
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.solvers.tokenize import greedy_ids, greedy_right_to_left, greedy_steps
 from examforge.variant import draw, make_variant, validate_params

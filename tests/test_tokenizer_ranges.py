@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from examforge.errors import InputError
-from examforge.generators.tokenizer import GreedyRanges, TokenizerGreedy
+from examforge.bank.tokenizer import GreedyRanges, TokenizerGreedy
 from examforge.variant import draw
 
 QT = TokenizerGreedy()

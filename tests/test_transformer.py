@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import InputError
-from examforge.generators.transformer import (
+from examforge.bank.transformer import (
     ActivationMemory, ActivationParams, ArithmeticVisibility, DecoderLossParams, KVCache, KVCacheParams,
     TeacherForcingLoss, VisibilityParams, evaluate, human_bytes,
 )

@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from examforge.generators.tree import InfoGainParams, TreeInformationGain
+from examforge.bank.tree import InfoGainParams, TreeInformationGain
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.variant import draw, make_variant

@@ -35,7 +35,6 @@ from typing import Any
 
 from examforge.errors import InputError
 
-MAX_ANSWER_CHARS = 10_000
 KINDS = ("number", "vector", "shape", "matrix", "set", "bool")
 
 
@@ -205,85 +204,171 @@ def choice_format(correct_letters: set[str]) -> AnswerFormat:
 
 
 # -- reading -----------------------------------------------------------------------------------
+#
+# Everything a student types (in the terminal, in the browser, later on a scanned sheet) is read
+# here, in time linear in its length and with every size bounded: the whole answer, the number of
+# entries, each number's length, its exponent and its size. Anything beyond a limit is refused
+# with a message naming the limit, before any big number is built. Whitespace runs are squeezed
+# to one character first, so no pattern below can backtrack over more than one blank.
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_FRACTION = re.compile(rf"({_NUMBER.pattern})/({_NUMBER.pattern})")
+# The largest right answer of any type has 49 numbers and 130 characters; these limits leave room
+# for a 14 x 14 grid and keep the slowest answer to read under about 3 ms.
+MAX_ANSWER_CHARS = 2_000  # a whole answer, all boxes together
+MAX_ENTRIES = 200  # numbers in a vector, shape, matrix or set
+MAX_NUMBER_CHARS = 100  # one number as typed, with a unit word ("512 features")
+MAX_EXPONENT = 400  # the e in 2.5e-3
+MAX_MAGNITUDE = 10**300  # every number read fits a float, with room for the tolerance arithmetic
+
+_NUMBER = re.compile(r"([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
+_FRACTION = re.compile(r"([^/]+)/([^/]+)")
 _OPEN, _CLOSE = "([{⟨", ")]}⟩"
+_BRACKET = re.compile("[" + re.escape(_OPEN + _CLOSE) + "]")
+_DASHES = str.maketrans({"\u2212": "-", "\u2013": "-"})
+_UNIT_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz "
 
 
 def _clean(text: str) -> str:
-    return (text.replace("\u2212", "-").replace("\u2013", "-").replace("\u00a0", " ")
-            .replace("\u2009", " ").replace("\u202f", " ").strip())
+    """Minus signs as '-', every run of blanks as one space, lines stripped, blank lines dropped."""
+    lines = (" ".join(line.split()) for line in text.translate(_DASHES).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
-def parse_number(text: Any, *, percent: bool = False) -> Fraction | float:
-    """One number: an int, decimal, scientific or fraction a/b. Exact where possible. With
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _too_large(shown: str) -> AnswerSyntaxError:
+    return AnswerSyntaxError(f"{shown} is too large: numbers here stay below 1e300 in size")
+
+
+def _bounded(value: Fraction, text: str) -> Fraction:
+    if abs(value) > MAX_MAGNITUDE:
+        raise _too_large(repr(_short(text)))
+    return value
+
+
+def _decimal(m: re.Match, text: str) -> Fraction:
+    """A match of _NUMBER as an exact Fraction; the exponent is checked before 10**e is built."""
+    sign, whole, frac, frac_only, exp = m.groups()
+    frac = frac if frac is not None else (frac_only or "")
+    shift = -len(frac)
+    if exp is not None:
+        e = int(exp)  # at most MAX_NUMBER_CHARS digits: cheap
+        if abs(e) > MAX_EXPONENT:
+            raise AnswerSyntaxError(f"{_short(text)!r}: the exponent {e} is out of range "
+                                    f"(from -{MAX_EXPONENT} to {MAX_EXPONENT})")
+        shift += e
+    digits = int((whole or "") + frac or "0")
+    value = Fraction(digits * 10**shift) if shift >= 0 else Fraction(digits, 10**-shift)
+    return _bounded(-value if sign == "-" else value, text)
+
+
+def parse_number(text: Any, *, percent: bool = False) -> Fraction:
+    """One number: an int, decimal, scientific or fraction a/b, read exactly (a Fraction). With
     `percent`, a trailing % means hundredths ("16.5%" is 0.165); without it, a trailing % is an
-    error saying so (it is never silently divided by 100)."""
+    error saying so (it is never silently divided by 100). Numbers longer than MAX_NUMBER_CHARS,
+    exponents beyond ±MAX_EXPONENT and values beyond MAX_MAGNITUDE are refused."""
     if isinstance(text, bool):
         raise AnswerSyntaxError(f"expected a number, got {text!r}")
     if isinstance(text, int):
+        if abs(text) > MAX_MAGNITUDE:  # described by its size: str() of a huge int is slow, or refused
+            raise _too_large(f"a number of about {int(text.bit_length() * 0.30103) + 1} digits")
         return Fraction(text)
     if isinstance(text, float):
         if not math.isfinite(text):
             raise AnswerSyntaxError(f"expected a finite number, got {text!r}")
-        return Fraction(text)
+        return _bounded(Fraction(text), repr(text))
     if not isinstance(text, str):
         raise AnswerSyntaxError(f"expected a number, got {type(text).__name__}")
-    s = re.sub(r"\s*/\s*", "/", _clean(text))
+    if len(text) <= MAX_NUMBER_CHARS:
+        m = _NUMBER.fullmatch(text)  # the usual case, "0.25": nothing to clean
+        if m:
+            return _decimal(m, text)
+    if len(text) > MAX_NUMBER_CHARS and len(text.strip()) > MAX_NUMBER_CHARS:
+        raise AnswerSyntaxError(f"{_short(text)!r} is longer than {MAX_NUMBER_CHARS} characters; "
+                                "that is not one number")
+    s = _clean(text)
+    if "/" in s:
+        s = "/".join(part.strip() for part in s.split("/"))
     if s.startswith("+"):
         s = s[1:]
-    s = re.sub(r"(?i)(?<=[0-9.)])\s*per\s?cent$", "%", s)  # "50 percent" is "50%", not a unit
+    s = re.sub(r"(?i)(?<=[0-9.)])\s?per\s?cent$", "%", s)  # "50 percent" is "50%", not a unit
     if s.endswith("%") and len(s) > 1:
         if percent:
             return parse_number(s[:-1]) / 100
-        shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:37] + "..."
-        raise AnswerSyntaxError(f"{shown!r} is a percentage, but this answer is not a probability or a fraction of one; "
-                                "type the number itself, without %")
-    unit = re.fullmatch(r"(.*?[0-9.)])\s*[A-Za-z][A-Za-z ]*", s)  # "2 bits", "512 features"
-    if unit and not re.fullmatch(r".*[eE][+-]?", unit.group(1)):
-        s = unit.group(1)
-    if _NUMBER.fullmatch(s):
-        return Fraction(s)
-    m = _FRACTION.fullmatch(s)
+        raise AnswerSyntaxError(f"{_short(text)!r} is a percentage, but this answer is not a probability or a "
+                                "fraction of one; type the number itself, without %")
+    # A unit after the number ("2 bits", "512 features"): the longest tail of letters and blanks,
+    # when a digit, a point or a bracket comes before it.
+    head = s.rstrip(_UNIT_CHARS)
+    if head != s and head and head[-1] in "0123456789.)":
+        s = head.rstrip()
+    m = _NUMBER.fullmatch(s)
     if m:
-        num, den = Fraction(m.group(1)), Fraction(m.group(2))
+        return _decimal(m, text)
+    m = _FRACTION.fullmatch(s)
+    a, b = (_NUMBER.fullmatch(m.group(1)), _NUMBER.fullmatch(m.group(2))) if m else (None, None)
+    if a and b:
+        num, den = _decimal(a, text), _decimal(b, text)
         if den == 0:
-            raise AnswerSyntaxError(f"{text.strip()!r}: division by zero")
-        return num / den
-    if re.fullmatch(r"-?\(\s*-?[\d./eE+-]+\s*\)", s):  # "(-3)" or "-(3)"
+            raise AnswerSyntaxError(f"{_short(text)!r}: division by zero")
+        return _bounded(num / den, text)
+    if re.fullmatch(r"-?\( ?-?[0-9./eE+-]+ ?\)", s):  # "(-3)" or "-(3)"
         sign = -1 if s.startswith("-") else 1
         return sign * parse_number(s.lstrip("-")[1:-1])
-    shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:37] + "..."
-    raise AnswerSyntaxError(f"could not read {shown!r} as a number (e.g. 0.25, -3, 1/3, 2.5e-3)")
+    if not s.isascii() and any(ch.isdigit() for ch in s):  # "²", "٣", "１２": not read as 2, 3, 12
+        raise AnswerSyntaxError(f"could not read {_short(text)!r} as a number: write its digits as 0-9")
+    raise AnswerSyntaxError(f"could not read {_short(text)!r} as a number (e.g. 0.25, -3, 1/3, 2.5e-3)")
 
 
 def _strip_brackets(s: str) -> str:
+    """Brackets that enclose everything, removed: "((1, 2))" -> "1, 2", but "(1)(2)" stays.
+    One pass over the brackets, whatever their nesting."""
     s = s.strip()
-    while len(s) >= 2 and s[0] in _OPEN and s[-1] == _CLOSE[_OPEN.index(s[0])]:
-        inner = s[1:-1]
-        # only strip when these brackets enclose everything: "(1, 2)" yes, "(1)(2)" no
-        depth, ok = 0, True
-        for ch in inner:
-            depth += (ch in _OPEN) - (ch in _CLOSE)
-            if depth < 0:
-                ok = False
-                break
-        if not ok:
-            break
-        s = inner.strip()
-    return s
+    if not s or s[0] not in _OPEN or s[-1] not in _CLOSE:
+        return s
+    partner: dict[int, int] = {}  # index of an opening bracket -> index of the bracket closing it
+    stack: list[int] = []
+    for m in _BRACKET.finditer(s):
+        if m.group() in _OPEN:
+            stack.append(m.start())
+        elif stack:
+            partner[stack.pop()] = m.start()
+        else:
+            break  # a closing bracket with nothing open: nothing encloses everything
+    i, j = 0, len(s) - 1
+    while i < j and s[i] in _OPEN and partner.get(i) == j and s[j] == _CLOSE[_OPEN.index(s[i])]:
+        i, j = i + 1, j - 1
+        while i <= j and s[i].isspace():
+            i += 1
+        while j >= i and s[j].isspace():
+            j -= 1
+    return s[i : j + 1]
+
+
+def _too_many(count: int | str) -> AnswerSyntaxError:
+    return AnswerSyntaxError(f"the answer has {count} entries; at most {MAX_ENTRIES} are read")
 
 
 def _items(text: str, *, shape: bool = False) -> list[str]:
-    s = _strip_brackets(re.sub(r"\s*/\s*", "/", _clean(text)))
+    s = _clean(text)
+    if "/" in s:
+        s = "/".join(part.strip() for part in s.split("/"))
+    s = _strip_brackets(s)
     if shape:
-        s = re.sub(r"(?i)(?<=[\d.)\]])\s*(?:x|×|\*|by)\s*(?=[-+\d.(\[])", ",", s)
+        s = re.sub(r"(?i)(?<=[0-9.)\]])\s?(?:x|×|\*|by)\s?(?=[-+0-9.(\[])", ",", s)
     parts = [p for p in re.split(r"[,;\s]+", s) if p]
+    if len(parts) > MAX_ENTRIES:
+        raise _too_many(len(parts))
     return [p.strip(_OPEN + _CLOSE) for p in parts if p.strip(_OPEN + _CLOSE)]
 
 
-def _cell(value: Any, where: str, percent: bool = False) -> Fraction | float:
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
+
+
+def _cell(value: Any, where: str, percent: bool = False) -> Fraction:
     if isinstance(value, str) and not value.strip():
         raise AnswerSyntaxError(f"{where} is empty")
     try:
@@ -293,14 +378,17 @@ def _cell(value: Any, where: str, percent: bool = False) -> Fraction | float:
 
 
 def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False,
-                   percent: bool = False) -> tuple[Fraction | float, ...]:
+                   percent: bool = False) -> tuple[Fraction, ...]:
     if isinstance(response, (list, tuple)):
+        if len(response) > MAX_ENTRIES:
+            raise _too_many(len(response))
         values = [_cell(v, f"entry {k}", percent) for k, v in enumerate(response, start=1)]
     elif isinstance(response, str):
-        # Words and symbols without digits are labels ("mu =", "w ←"), not entries.
+        # Words and symbols without digits are labels ("mu =", "w ←"), not entries ("²" is a digit:
+        # it is an entry, refused with a message).
         items = _items(response, shape=shape)
-        if labels and any(re.search(r"[0-9]", item) for item in items):
-            items = [item for item in items if re.search(r"[0-9]", item)]
+        if labels and any(map(_has_digit, items)):
+            items = [item for item in items if _has_digit(item)]
         values = []
         for k, item in enumerate(items, start=1):
             try:
@@ -315,46 +403,59 @@ def parse_sequence(response: Any, *, shape: bool = False, labels: bool = False,
     return tuple(values)
 
 
-def parse_matrix(response: Any, *, percent: bool = False) -> tuple[tuple[Fraction | float, ...], ...]:
+def parse_matrix(response: Any, *, percent: bool = False) -> tuple[tuple[Fraction, ...], ...]:
     if isinstance(response, (list, tuple)):
         rows_in = list(response)
         if not rows_in or not all(isinstance(r, (list, tuple)) for r in rows_in):
             raise AnswerSyntaxError("expected a matrix as a list of rows (lists of numbers)")
+        cells = sum(len(r) for r in rows_in)
+        if cells > MAX_ENTRIES:
+            raise _too_many(cells)
         rows = [tuple(_cell(v, f"row {i}, column {j}", percent) for j, v in enumerate(r, start=1))
                 for i, r in enumerate(rows_in, start=1)]
     elif isinstance(response, str):
         s = _clean(response)
-        if re.search(r"[\[(]\s*[\[(]", s):  # [[1, 2], [3, 4]]
+        if re.search(r"[\[(]\s?[\[(]", s):  # [[1, 2], [3, 4]]
             inner = _strip_brackets(s)
-            raw_rows = [r.strip().lstrip("[(").rstrip("])") for r in re.split(r"[\])]\s*[,;]?\s*[\[(]", inner)]
+            raw_rows = [r.strip().lstrip("[(").rstrip("])") for r in re.split(r"[\])]\s?[,;]?\s?[\[(]", inner)]
         else:
-            raw_rows = re.split(r"\s*(?:;|\n|\\\\)\s*", _strip_brackets(s))
+            raw_rows = re.split(r"\s?(?:;|\n|\\\\)\s?", _strip_brackets(s))
         raw_rows = [r for r in raw_rows if r.strip()]
-        rows = []
+        if len(raw_rows) > MAX_ENTRIES:
+            raise _too_many(len(raw_rows))
+        rows, cells = [], 0
         for i, r in enumerate(raw_rows, start=1):
             try:
                 rows.append(parse_sequence(r, percent=percent))
             except AnswerSyntaxError as err:
                 raise AnswerSyntaxError(f"row {i}: {err}") from None
+            cells += len(rows[-1])
+            if cells > MAX_ENTRIES:
+                raise _too_many(cells)
     else:
         raise AnswerSyntaxError(f"expected a matrix, got {type(response).__name__}")
     if not rows or not any(rows):
         raise AnswerSyntaxError("the matrix is empty; write rows separated by ';', e.g. 1 2; 3 4")
     widths = [len(r) for r in rows]
     if len(set(widths)) > 1:
-        raise AnswerSyntaxError(f"the rows have different lengths {widths}; every row needs the same number of entries")
+        shown = widths if len(widths) <= 12 else widths[:12] + ["..."]
+        raise AnswerSyntaxError(f"the rows have different lengths {shown}; every row needs the same number of entries")
     return tuple(rows)
 
 
 def parse_bool(response: Any) -> bool:
     if isinstance(response, bool):
         return response
-    s = str(response).strip().lower().rstrip(".")
+    if isinstance(response, int) and response in (0, 1):
+        return bool(response)
+    if not isinstance(response, str):
+        raise AnswerSyntaxError(f"expected true or false, got {type(response).__name__}")
+    s = response.strip().lower().rstrip(".")
     if s in ("true", "t", "yes", "y", "1", "correct"):
         return True
     if s in ("false", "f", "no", "n", "0", "incorrect"):
         return False
-    raise AnswerSyntaxError(f"could not read {str(response).strip()[:40]!r} as true or false")
+    raise AnswerSyntaxError(f"could not read {_short(response)!r} as true or false")
 
 
 def parse_letters(response: Any, letters: tuple[str, ...]) -> frozenset[str]:
@@ -375,11 +476,56 @@ def parse_letters(response: Any, letters: tuple[str, ...]) -> frozenset[str]:
         if not tok:
             continue
         if not tok.isalpha() or any(ch not in letters for ch in tok):
-            raise AnswerSyntaxError(f"could not read {text[:40]!r}: choose from {', '.join(letters)}")
+            raise AnswerSyntaxError(f"could not read {_short(text)!r}: choose from {', '.join(letters)}")
         picked.update(tok)
     if not picked:
         raise AnswerSyntaxError(f"no option chosen; choose from {', '.join(letters)}")
     return frozenset(picked)
+
+
+def parse_set(response: Any) -> frozenset[str]:
+    """Elements of a set, as text (compared as numbers where the expected element is one)."""
+    if isinstance(response, str):
+        items = _items(response)
+    else:
+        items = response if isinstance(response, (list, tuple)) else [response]
+    out = set()
+    for k, x in enumerate(items, start=1):
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            x = show(parse_number(x))  # bounded first: str() of a huge int is slow, or refused
+        if not isinstance(x, str):
+            raise AnswerSyntaxError(f"entry {k}: expected text or a number, got {type(x).__name__}")
+        if x.strip():
+            out.add(_strip_brackets(x).strip())
+    return frozenset(out)
+
+
+def check_size(response: Any) -> None:
+    """Refuse an answer beyond the limits before reading any of it: text of at most
+    MAX_ANSWER_CHARS characters, or a list (a grid: a list of lists) of at most MAX_ENTRIES
+    entries holding that much text; nothing nested deeper. A look at each entry at most."""
+    if isinstance(response, str):
+        chars = len(response)
+    elif isinstance(response, (list, tuple)):
+        chars = cells = 0
+        for row in response:
+            if isinstance(row, (list, tuple)):
+                entries = row
+            else:
+                entries = (row,)
+            cells += len(entries)
+            if cells > MAX_ENTRIES:
+                raise _too_many(f"more than {MAX_ENTRIES}")
+            for x in entries:
+                if isinstance(x, str):
+                    chars += len(x)
+                elif entries is row and isinstance(x, (list, tuple, dict)):
+                    raise AnswerSyntaxError("the answer is nested too deeply: give text, a list of entries "
+                                            "or a list of rows")
+    else:
+        return
+    if chars > MAX_ANSWER_CHARS:
+        raise AnswerSyntaxError(f"the answer is longer than {MAX_ANSWER_CHARS} characters")
 
 
 def _filled(response: Any) -> bool:
@@ -392,9 +538,11 @@ def _filled(response: Any) -> bool:
 
 
 def parse(response: Any, fmt: AnswerFormat, *, letters: tuple[str, ...] = ()) -> Any:
-    """The response read into the format's value type (AnswerSyntaxError if malformed)."""
-    if isinstance(response, str) and len(response) > MAX_ANSWER_CHARS:
-        raise AnswerSyntaxError(f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+    """The response read into the format's value type (AnswerSyntaxError if malformed).
+
+    The one reader of typed answers (terminal, web, ...): its time is linear in the length of
+    the answer, which `check_size` bounds first."""
+    check_size(response)
     if response is None or not _filled(response):
         if isinstance(response, (list, tuple)) and fmt.kind != "choice":
             raise AnswerSyntaxError("the answer is empty; fill in the boxes")
@@ -419,8 +567,7 @@ def parse(response: Any, fmt: AnswerFormat, *, letters: tuple[str, ...] = ()) ->
     if fmt.kind == "bool":
         return parse_bool(response)
     if fmt.kind == "set":
-        items = response if isinstance(response, (list, tuple)) else _items(str(response))
-        return frozenset(_strip_brackets(str(x)).strip() for x in items if str(x).strip())
+        return parse_set(response)
     raise AnswerSyntaxError(f"answers of kind {fmt.kind!r} cannot be typed")
 
 

@@ -35,7 +35,8 @@ from examforge.renderers.blocks import question_text, solution_latex
 from examforge.variant import Variant, draw
 
 DIFFICULTIES = ("easy", "medium", "hard")
-FORM_NAMES = {"free": "type the answer", "mc": "multiple choice", "tf": "true or false"}
+FORM_NAMES = {"free": "type the answer", "mc": "multiple choice", "tf": "true or false",
+              "multi": "select all that apply"}
 MAX_SEED = 2**53 - 1  # exact in JavaScript and JSON
 
 
@@ -188,9 +189,26 @@ def answer_percent(type_id: str) -> bool:
     return bool(numbers) and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in numbers)
 
 
+def is_open(qtype: QuestionType) -> bool:
+    """An open question (authored `free`): the student writes, then compares with the model answer."""
+    return getattr(qtype, "kind", None) == "free"
+
+
+class OpenFormat(AnswerFormat):
+    """The answer to an open question: the student's own text, never graded automatically."""
+
+    @property
+    def hint(self) -> str:
+        return "your own answer, in a few sentences; then compare it with the model answer"
+
+
+OPEN_FORMAT = OpenFormat("open", 0.0)
+
+
 def drill_forms(qtype: QuestionType) -> tuple[str, ...]:
-    """Forms a drill can use: "free" only when the asked quantity can be typed."""
-    return tuple(f for f in qtype.forms if f != "free" or answer_kind(qtype.id) is not None)
+    """Forms a drill can use: "free" only when the asked quantity can be typed (or the question
+    is open, answered in the student's own words)."""
+    return tuple(f for f in qtype.forms if f != "free" or is_open(qtype) or answer_kind(qtype.id) is not None)
 
 
 def default_form(qtype: QuestionType) -> str:
@@ -222,7 +240,13 @@ class Exercise:
         return tuple(c.letter for c in self.variant.choices)
 
     @property
+    def is_open(self) -> bool:
+        return self.fmt.kind == "open"
+
+    @property
     def expected(self) -> Any:
+        if self.is_open:
+            return self.variant.answer.value
         if self.form == "free":
             return answers.plain(self.qtype.choice_value(self.variant.answer))
         return frozenset(c.letter for c in self.variant.choices if c.mistake is None)
@@ -243,6 +267,8 @@ class Exercise:
     def expected_latex(self) -> str:
         """The short right answer: the value, or the right option(s) with their text."""
         v = self.variant
+        if self.is_open:
+            return self.answer_latex
         if self.form == "free":
             return self.qtype.choice_latex(self.qtype.choice_value(v.answer))
         if self.form == "tf":
@@ -258,14 +284,124 @@ class Exercise:
     def query(self) -> dict[str, Any]:
         return {"type": self.qtype.id, "seed": self.seed, "difficulty": self.difficulty, "form": self.form}
 
-    def check(self, response: Any) -> tuple[answers.Verdict, Any]:
+    def rubric(self) -> list[tuple[float, str]]:
+        """(points, LaTeX) of an open question's rubric; empty for other questions."""
+        items = self.qtype.rubric() if hasattr(self.qtype, "rubric") else []
+        return [(float(r.points), r.text) for r in items]
+
+    def check(self, response: Any) -> tuple[Verdict, Any]:
         """The verdict and the response as read; AnswerSyntaxError when it cannot be read.
-        A typed answer written exactly as the right option prints it ("7 × 7") is right too."""
+        A typed answer written exactly as the right option prints it ("7 × 7") is right too.
+        A wrong answer that is one of the type's named mistakes (typed: equal to its value under
+        the same reading and tolerance; chosen: a wrong option) says which, in a sentence."""
+        if self.is_open:
+            return self._open(response)
         if self.form == "free" and isinstance(response, str) and len(response) <= answers.MAX_ANSWER_CHARS:
             if _squash(response) and _squash(response) == _squash(self.option_text):
-                return answers.Verdict(True, "Right."), response.strip()
+                return Verdict(True, "Right."), response.strip()
         given = answers.parse(response, self.fmt, letters=self.letters)
-        return answers.compare(given, self.expected, self.fmt), given
+        verdict = answers.compare(given, self.expected, self.fmt)
+        if self.fmt.kind == "choice":
+            return self._choice_verdict(given, verdict), given
+        out = Verdict(verdict.correct, verdict.message)
+        if not verdict.correct:
+            name = self.typed_mistake(given)
+            if name is not None:
+                out = replace(out, mistake=name, why=self.why(name))
+        return out, given
+
+    def _open(self, response: Any) -> tuple[Verdict, Any]:
+        if response is not None and not isinstance(response, str):
+            raise answers.AnswerSyntaxError("expected your answer as text")
+        text = (response or "").strip()
+        if len(text) > answers.MAX_ANSWER_CHARS:
+            raise answers.AnswerSyntaxError(f"the answer is longer than {answers.MAX_ANSWER_CHARS} characters")
+        if not text:
+            raise answers.AnswerSyntaxError("the answer is empty; write your answer first, then compare it "
+                                            "with the model answer")
+        return Verdict(None, "Compare with the model answer.", credit=None), text
+
+    def _choice_verdict(self, picked: frozenset, verdict: answers.Verdict) -> Verdict:
+        right = frozenset(self.expected)
+        by_letter = {c.letter: c for c in self.variant.choices}
+        wrong_picks = sorted(picked - right)
+        names = [by_letter[x].mistake for x in wrong_picks if by_letter[x].mistake]
+        if verdict.correct:
+            return Verdict(True, "Right.", credit=1.0)
+        if self.form == "multi":
+            hits, missed = len(picked & right), len(right - picked)
+            credit = 0.0
+            if self.qtype.scoring == "partial":
+                credit = max(0.0, (hits - len(wrong_picks)) / len(right))
+            parts = []
+            if missed:
+                parts.append(f"{missed} correct option{'s' if missed != 1 else ''} not chosen")
+            if wrong_picks:
+                parts.append(f"{', '.join(wrong_picks)} {'is' if len(wrong_picks) == 1 else 'are'} wrong")
+            if credit > 0:
+                message = f"Partly right ({credit:.0%} credit): {'; '.join(parts)}."
+            else:
+                message = f"Wrong: {'; '.join(parts)}."
+                if self.qtype.scoring == "partial" and hits:
+                    message = f"Wrong (no credit: the wrong choices cancel the right ones): {'; '.join(parts)}."
+            whys = [s for s in (self.why(n) for n in names) if s]
+            return Verdict(False, message, mistake=names[0] if names else None,
+                           why=" ".join(whys) or None, credit=credit, mistakes=tuple(names))
+        name = names[0] if names else None
+        return Verdict(False, "Wrong option." if self.form == "mc" else "Wrong.", mistake=name,
+                       why=self.why(name) if name else None, credit=0.0, mistakes=tuple(names))
+
+    def typed_mistake(self, given: Any) -> str | None:
+        """The named mistake whose value the typed answer equals, under the answer's own reading."""
+        try:
+            named = self.qtype.mistakes(self.variant.params)
+        except Exception:
+            return None
+        for name, value in named.items():
+            try:
+                if answers.compare(given, answers.plain(value), self.fmt).correct:
+                    return name
+            except Exception:
+                continue
+        return None
+
+    def why(self, name: str) -> str:
+        """The sentence for a student who made the mistake `name`, or a generic one."""
+        return mistake_sentence(self.qtype, self.variant.params, name)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one attempt. `correct` is None for an open question (self-assessed);
+    `credit` is the fraction of the points (select-all questions with partial credit);
+    `mistake` names the mistake the answer matches and `why` says it for the student."""
+
+    correct: bool | None
+    message: str
+    mistake: str | None = None
+    why: str | None = None
+    credit: float | None = None
+    mistakes: tuple[str, ...] = ()
+
+
+_AUTO_NAMES = ("believes_a_false_statement", "rejects_a_true_statement")
+
+
+def mistake_sentence(qtype: QuestionType, params: Any, name: str) -> str:
+    """The type's own sentence for the mistake `name`, else a generic one from its name."""
+    try:
+        own = qtype.why(params, name)
+    except Exception:
+        own = ""
+    if own:
+        return own
+    if name == "rejected_true_claim":
+        return "The statement is true: the value it claims is the right one."
+    if getattr(qtype, "authored", False):
+        if name in _AUTO_NAMES or (name.startswith("chose_") and len(name) == 7):
+            return ""  # no name worth saying: the explanation says why
+        return f"That is the option for the mistake: {name.replace('_', ' ')}."
+    return f"That is the value you get if you {name.replace('_', ' ')}."
 
 
 def _squash(text: str) -> str:
@@ -273,28 +409,43 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+MAX_TYPE_ID_CHARS = 100
+
+
 def parse_seed(value: Any) -> int:
+    """A seed from a query string or JSON: a whole number from 0 to MAX_SEED. Only ASCII digits
+    ("²" is a digit to str.isdigit, not to int), at most 16 of them (so int() is cheap)."""
+    wrong = f"seed must be a whole number from 0 to {MAX_SEED}, got "
     if isinstance(value, bool):
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value!r}")
+        raise InputError(wrong + repr(value))
     if isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
-            raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value[:40]!r}")
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEED))):
+            raise InputError(wrong + repr(value[:40]) + ("..." if len(value) > 40 else ""))
         value = int(text)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {str(value)[:40]!r}")
-    return value
+    if isinstance(value, int) and 0 <= value <= MAX_SEED:
+        return value
+    if isinstance(value, int):  # described by its size: str() of a huge int is slow, or refused
+        shown = str(value) if value.bit_length() <= 64 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    elif isinstance(value, float):
+        shown = repr(value)
+    else:
+        shown = type(value).__name__
+    raise InputError(wrong + shown)
 
 
 def exercise(type_id: str, seed: int, difficulty: str = "medium", form: str | None = None) -> Exercise:
     """Validate the four values (InputError naming the bad one) and build the exercise."""
     if not isinstance(type_id, str) or not type_id:
         raise InputError("type is required: a question type id such as conv.output_shape")
+    if len(type_id) > MAX_TYPE_ID_CHARS:
+        raise InputError(f"unknown question type {type_id[:40]!r}...: type ids are at most {MAX_TYPE_ID_CHARS} "
+                         "characters (see /api/types or 'examforge list')")
     qtype = registry.get(type_id)
     seed = parse_seed(seed)
-    if difficulty not in DIFFICULTIES:
+    if not isinstance(difficulty, str) or difficulty not in DIFFICULTIES:
         raise InputError(f"difficulty {str(difficulty)[:40]!r} is not one of {', '.join(DIFFICULTIES)}")
     forms = drill_forms(qtype)
     if form is None:
@@ -309,6 +460,8 @@ def exercise(type_id: str, seed: int, difficulty: str = "medium", form: str | No
 def _build(type_id: str, seed: int, difficulty: str, form: str) -> Exercise:
     qtype = registry.get(type_id)
     v = draw_at(qtype, seed, difficulty, form)
+    if form == "free" and is_open(qtype):
+        return Exercise(qtype, seed, difficulty, form, v, OPEN_FORMAT)
     if form == "free":
         text = option_text(qtype, v.answer)
         fmt = answers.typed_format(qtype, v.answer, text)
@@ -324,4 +477,6 @@ def _build(type_id: str, seed: int, difficulty: str, form: str) -> Exercise:
             fmt = replace(fmt, percent=True)
         return Exercise(qtype, seed, difficulty, form, v, fmt)
     fmt = answers.choice_format({c.letter for c in v.choices if c.mistake is None})
+    if form == "multi":  # select all: checkboxes even when one option is right (that is not told)
+        fmt = replace(fmt, multiple=True)
     return Exercise(qtype, seed, difficulty, form, v, fmt)

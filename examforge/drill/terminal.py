@@ -27,7 +27,7 @@ def select_types(selector: str | None) -> list[QuestionType]:
     if selector in ids:
         return [registry.get(selector)]
     topic = selector.rstrip(".")
-    matched = [t for t in types if t.id.startswith(topic + ".")]
+    matched = [t for t in types if t.id.startswith(topic + ".") or t.topic == topic]
     if matched:
         return matched
     topics = sorted({t.topic for t in types})
@@ -39,6 +39,7 @@ def select_types(selector: str | None) -> list[QuestionType]:
 class Tally:
     right: int = 0
     wrong: int = 0
+    compared: int = 0  # open questions: answered, then compared with the model answer
 
     @property
     def total(self) -> int:
@@ -90,14 +91,17 @@ class TerminalDrill:
                 k += 1
                 if not self.play(ex, k):
                     break
-                if count is not None and k >= count:
-                    break
+                if count is not None:  # --count: the next variant follows, nothing asked
+                    continue
                 reply = self.ask("\nAnother variant? [Enter = yes, q = quit] ").strip().lower()
                 if reply in QUIT or reply in ("n", "no"):
                     break
         except (EOFError, KeyboardInterrupt):
             self.say("")
-        self.say(f"\nDrilled {self.tally.total}: {self.tally.right} right, {self.tally.wrong} wrong.")
+        line = f"\nDrilled {self.tally.total}: {self.tally.right} right, {self.tally.wrong} wrong"
+        if self.tally.compared:
+            line += f"; {self.tally.compared} open answer{'s' if self.tally.compared != 1 else ''} to compare"
+        self.say(line + ".")
         return self.tally
 
     # -- one exercise ----------------------------------------------------------------------------
@@ -118,8 +122,13 @@ class TerminalDrill:
                     self.say(lead + line)
 
     def prompt(self, ex: Exercise) -> str:
+        if ex.is_open:
+            return ("\nYour answer \u2014 in your own words; end with an empty line. "
+                    "'?' shows the model answer, 'q' quits\n> ")
         if ex.fmt.kind == "choice":
             what = "T or F" if ex.form == "tf" else ex.fmt.hint
+            if ex.form == "multi":
+                what = "select all that apply: every right letter, e.g. A, C"
         elif ex.fmt.template is not None:
             what = f"{ex.fmt.template}  (the numbers, in this order)"
         else:
@@ -141,6 +150,8 @@ class TerminalDrill:
             if text.lower() in GIVE_UP:
                 verdict, given = answers.Verdict(False, "Skipped."), None
                 break
+            if ex.is_open:
+                text = self.read_paragraph(text)
             if ex.fmt.kind == "matrix" and ";" not in text and "\n" not in text and "[" not in text:
                 text = self.read_rows(text)
             try:
@@ -152,6 +163,16 @@ class TerminalDrill:
         self.report(ex, verdict, given, text)
         return True
 
+    def read_paragraph(self, first: str) -> str:
+        """An open answer, over as many lines as the student likes; an empty line ends it."""
+        lines = [first]
+        while sum(len(x) for x in lines) < answers.MAX_ANSWER_CHARS:
+            line = self.ask("  ").rstrip()
+            if not line.strip():
+                break
+            lines.append(line)
+        return "\n".join(lines)
+
     def read_rows(self, first: str) -> str:
         """A matrix typed one row per line; an empty line ends it."""
         rows = [first]
@@ -161,15 +182,21 @@ class TerminalDrill:
                 return "; ".join(rows)
             rows.append(line)
 
-    def report(self, ex: Exercise, verdict: answers.Verdict, given, text: str) -> None:
+    def report(self, ex: Exercise, verdict, given, text: str) -> None:
+        if ex.is_open:
+            self.report_open(ex, verdict, given, text)
+            return
         if verdict.correct:
             self.tally.right += 1
             self.say("\u2714 " + verdict.message)
         else:
             self.tally.wrong += 1
-            self.say("\u2718 " + verdict.message)
+            self.say(("\u25d1 " if getattr(verdict, "credit", None) else "\u2718 ") + verdict.message)
             if given is not None:
                 self.say(f"  You answered: {answers.show_as(given, ex.fmt)}")
+            why = getattr(verdict, "why", None)
+            if why:
+                self.say("\n".join("  " + line for line in plaintext.to_text(why, self.width - 2).split("\n")))
         expected = plaintext.inline_text(ex.expected_latex)
         lines = expected.split("\n")
         self.say("  The answer: " + lines[0] if len(lines) == 1 else "  The answer:")
@@ -183,6 +210,13 @@ class TerminalDrill:
         if self.history is not None:
             self.history.record(ex.qtype.id, ex.seed, ex.difficulty, ex.form, verdict.correct, text)
 
+
+    def report_open(self, ex: Exercise, verdict, given, text: str) -> None:
+        """An open question: the model answer and the rubric; the student grades themself."""
+        self.tally.compared += 1
+        self.say("\u270e " + ("Compare with the model answer." if given is not None else "Skipped."))
+        self.say("  Nothing is graded here: tick off the rubric yourself.\n")
+        self.say(plaintext.to_text(ex.solution_latex, self.width))  # the model answer and the rubric
 
 def run(selector: str | None, *, seed: int | None, form: str | None, difficulty: str, count: int | None,
         history: History | None, ask=input, say=print) -> Tally:

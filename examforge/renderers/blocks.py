@@ -3,7 +3,6 @@ solution. The exam, the key, `examforge sample` and the drills all go through th
 
 from __future__ import annotations
 
-from examforge.registry import template_names
 from examforge.renderers.latex import Latex, render
 from examforge.variant import Variant
 
@@ -11,7 +10,7 @@ from examforge.variant import Variant
 def question_text(v: Variant) -> Latex:
     """The question statement only; it reads params, never the answer."""
     claim = Latex(v.claim) if v.claim is not None else None
-    return render(template_names(v.qtype.id)[0], p=v.params, form=v.form, claim=claim)
+    return render(v.qtype.template_names()[0], p=v.params, form=v.form, claim=claim, t=v.qtype)
 
 
 def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
@@ -27,9 +26,7 @@ def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
 
 
 def _correct_label(v: Variant) -> str:
-    if v.form == "tf":
-        return "True" if v.claim_is_true else "False"
-    return v.correct_letter or ""
+    return v.correct_label
 
 
 def question_latex(v: Variant, *, key: bool = False, height: str | None = None) -> Latex:
@@ -39,7 +36,9 @@ def question_latex(v: Variant, *, key: bool = False, height: str | None = None) 
 def solution_latex(v: Variant) -> Latex:
     """The worked solution, from the numbers the solver recorded."""
     return render(
-        template_names(v.qtype.id)[1],
+        v.qtype.template_names()[1],
+        t=v.qtype,
+        choices=v.choices,
         p=v.params,
         a=v.answer,
         form=v.form,

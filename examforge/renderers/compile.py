@@ -1,10 +1,11 @@
-"""The one place that runs LaTeX: pdflatex, no shell escape, non-interactive, reproducible.
+"""The one place that runs LaTeX: pdflatex (and lualatex, for the text in scripts pdflatex's fonts
+cannot print: examforge.renderers.scripts), no shell escape, non-interactive, reproducible.
 
 A failure raises LatexError naming the student and the question (generator id and seed) whose
 source lines contain the error, with the relevant lines of the log. `compile_cached` puts a
 content-addressed cache in front of it: the same source never compiles twice.
 
-pdflatex dies with examforge: each run is its own process group (so a Ctrl-C at the terminal
+Every LaTeX run dies with examforge: each is its own process group (so a Ctrl-C at the terminal
 reaches examforge, which then kills the runs, not pdflatex half-way through a file), `stop_runs`
 kills every run in progress and refuses new ones until `resume_runs` (a build that fails or is
 interrupted calls it), and on Linux each run is started through `setpriv --pdeathsig KILL`, so
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from examforge.renderers import assets
 from examforge.errors import LatexError
 
 _MARKER = re.compile(r"^% examforge:question slot=(\d+) id=(\S+) seed=(\S+)")
@@ -102,7 +104,7 @@ def _run(cmd: list[str], cwd: Path, timeout: float, name: str) -> tuple[int, byt
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            raise LatexError(f"{name}: pdflatex took longer than {timeout:.0f}s") from None
+            raise LatexError(f"{name}: {cmd[0]} took longer than {timeout:.0f}s") from None
         except BaseException:
             _kill_group(proc)
             proc.wait()
@@ -111,18 +113,25 @@ def _run(cmd: list[str], cwd: Path, timeout: float, name: str) -> tuple[int, byt
         with _runs_lock:
             _running.discard(proc)
     if _stopped:
-        raise LatexError(f"{name}: pdflatex was stopped (the build failed elsewhere or was interrupted)")
+        raise LatexError(f"{name}: {cmd[0]} was stopped (the build failed elsewhere or was interrupted)")
     return proc.returncode, out
 
 
-def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True) -> Path:
-    """Compile `tex_path` in its own directory; rerun while LaTeX asks for it (unless `rerun` is
-    false: the exam layout has no cross-references, so one pass is final). Returns the PDF."""
-    if shutil.which("pdflatex") is None:
-        raise LatexError("pdflatex is not installed; run 'make demo' or 'make test' to install TeX Live")
+ENGINES = ("pdflatex", "lualatex")
+
+
+def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True, engine: str = "pdflatex") -> Path:
+    """Compile `tex_path` in its own directory with `engine` (pdflatex, or lualatex); rerun while
+    LaTeX asks for it (unless `rerun` is false: the exam layout has no cross-references, so one
+    pass is final). Returns the PDF."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown TeX engine {engine!r}")
+    if shutil.which(engine) is None:
+        raise LatexError(f"{engine} is not installed; run 'make demo' or 'make test' to install TeX Live")
     tex_path = Path(tex_path)
+    assets.place(tex_path)
     cmd = [
-        "pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+        engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
         "-file-line-error", tex_path.name,
     ]
     log_path = tex_path.with_suffix(".log")
@@ -195,13 +204,13 @@ def overfull_lines(log: str, *, limit_pt: float) -> list[tuple[float, int]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def engine_id() -> str:
+@lru_cache(maxsize=2)
+def engine_id(engine: str = "pdflatex") -> str:
     """What the cache key must change with: the TeX engine and this package's templates."""
     from examforge import __version__
 
     try:
-        banner = subprocess.run(["pdflatex", "--version"], capture_output=True, text=True, timeout=30).stdout
+        banner = subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         banner = "unknown"
     return f"{__version__}\n{banner.splitlines()[0] if banner else ''}"
@@ -215,18 +224,24 @@ class Compiled:
     cached: bool
 
 
-def compile_cached(tex: str, workdir: Path, name: str, cache_dir: Path | None) -> Compiled:
-    """Compile `tex` once; with a cache, the same source (and engine) returns the stored PDF."""
-    key = hashlib.sha256((engine_id() + "\n" + tex).encode("utf-8")).hexdigest()
+def compile_cached(
+    tex: str, workdir: Path, name: str, cache_dir: Path | None, *,
+    files: dict[str, Path] | None = None, engine: str = "pdflatex",
+) -> Compiled:
+    """Compile `tex` once; with a cache, the same source (and engine) returns the stored PDF.
+    `files` are copied next to the source first (the source names them, with their digest)."""
+    key = hashlib.sha256((engine_id(engine) + "\n" + tex).encode("utf-8")).hexdigest()
     if cache_dir is not None:
         pdf, side, log = (cache_dir / f"{key}{ext}" for ext in (".pdf", ".efl", ".log"))
         if pdf.exists() and side.exists() and log.exists():
             os.utime(pdf)  # mark as used
             return Compiled(pdf, side.read_text(encoding="utf-8"), log.read_text(encoding="latin-1"), True)
     workdir.mkdir(parents=True, exist_ok=True)
+    for file_name, source in (files or {}).items():
+        shutil.copyfile(source, workdir / file_name)
     tex_path = workdir / f"{name}.tex"
     tex_path.write_text(tex, encoding="utf-8")
-    pdf_path = run_pdflatex(tex_path, rerun=False)
+    pdf_path = run_pdflatex(tex_path, rerun=False, engine=engine)
     side_path, log_path = tex_path.with_suffix(".efl"), tex_path.with_suffix(".log")
     if not side_path.exists():  # a document without the exam template's side file
         side_path.write_text("", encoding="utf-8")

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import subprocess
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 from examforge import layout as L
 from examforge.plot import axis_picture
 from examforge.qr import best_mask, pdf_drawing, qr_matrix
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.latex import Latex, escape, render
+from examforge.renderers.scripts import Runs, UserText
 from examforge.roster import Student
 from examforge.spec import ExamSpec, QuestionSpec
 from examforge.variant import Variant
@@ -47,43 +44,21 @@ class Entry:
     exam_code: str = ""  # names the exam in QR codes
 
 
-# Combining marks LaTeX can put on any letter (T1 fonts); others are dropped, keeping the letter.
-_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
-            "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0323": "d",
-            "\u0327": "c", "\u0328": "k", "\u0331": "b"}
-
-
-@lru_cache(maxsize=1)
-def _inputenc_chars() -> frozenset[int]:
-    """Code points pdflatex's utf8 input encoding typesets with our fonts (T1 and TS1)."""
-    chars = set(range(0xA0, 0x100))
-    if shutil.which("kpsewhich"):
-        for name in ("t1enc.dfu", "ts1enc.dfu"):
-            path = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
-            if path:
-                text = open(path, encoding="latin-1").read()
-                chars |= {int(h, 16) for h in re.findall(r"\\DeclareUnicodeCharacter\{([0-9A-Fa-f]+)\}", text)}
-    return frozenset(chars)
-
-
-def unicode_text(text: str) -> Latex:
-    """User text (a student's name) for pdflatex: characters its input encoding knows print as
-    they are; others are built from a base letter and LaTeX accents (Nguyễn, Adébáyọ̀), so any
-    Unicode name compiles. Everything is escaped."""
-    known = _inputenc_chars()
-    out = []
-    for cluster in re.findall(r".[\u0300-\u036f]*", unicodedata.normalize("NFD", text), re.S):
-        whole = unicodedata.normalize("NFC", cluster)
-        if len(whole) == 1 and (ord(whole) < 128 or ord(whole) in known):
-            out.append(escape(whole))
-            continue
-        base = cluster[0]
-        latex = escape(base) if ord(base) < 128 or ord(base) in known else escape("?")
-        for mark in cluster[1:]:
-            if mark in _ACCENTS:
-                latex = Latex("\\" + _ACCENTS[mark] + "{" + latex + "}")
-        out.append(latex)
-    return Latex("".join(out))
+def user_texts(spec: ExamSpec, students: list[Student], *, spec_path: str = "spec",
+               roster_path: str = "roster") -> list[UserText]:
+    """Every piece of user text the documents print, with the styles the templates print it in
+    (the title and section titles in bold on the cover and headings, upright in the headers...),
+    for the LuaLaTeX pass (examforge.renderers.scripts)."""
+    out = [UserText(spec.title, f"{spec_path}: field 'title'"),
+           UserText(spec.course, f"{spec_path}: field 'course'"),
+           UserText(spec.date, f"{spec_path}: field 'date'")]
+    out += [UserText(line, f"{spec_path}: field 'instructions[{i}]'") for i, line in enumerate(spec.instructions)]
+    for i, section in enumerate(spec.sections):
+        out.append(UserText(section.title, f"{spec_path}: field 'sections[{i}].title'"))
+        if section.instructions:
+            out.append(UserText(section.instructions, f"{spec_path}: field 'sections[{i}].instructions'"))
+    out += [UserText(s.name, f"{roster_path}: student {s.id}: field 'name'", ("r",)) for s in students]
+    return out
 
 
 def _points(value: float) -> str:
@@ -110,7 +85,7 @@ def geometry_context(layout: L.Layout) -> dict:
     }
 
 
-def _pages(spec: ExamSpec, layout: L.Layout) -> list[list[dict]]:
+def _pages(spec: ExamSpec, layout: L.Layout, runs: Runs) -> list[list[dict]]:
     pages = []
     for page in layout.pages:
         items = []
@@ -119,8 +94,8 @@ def _pages(spec: ExamSpec, layout: L.Layout) -> list[list[dict]]:
                 section = spec.sections[item.section]
                 items.append({
                     "heading": True, "section": item.section, "number": item.section + 1,
-                    "title": section.title, "points": points_label(section.points),
-                    "instructions": section.instructions or "", "height": item.height,
+                    "title": runs.latex(section.title), "points": points_label(section.points),
+                    "instructions": runs.latex(section.instructions or ""), "height": item.height,
                 })
             else:
                 q = spec.slots()[item.slot][2]
@@ -138,27 +113,47 @@ def _pages(spec: ExamSpec, layout: L.Layout) -> list[list[dict]]:
 def _answer_box(v: Variant, *, key: bool) -> Latex:
     return render(
         "blocks/answer_area.tex.j2",
-        choices=v.choices, key=key, height="0pt", framed=False, form=v.form,
+        choices=v.choices, key=key, height="0pt", framed=False, form=v.form, bubbles=True,
         answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
-        correct=("True" if v.claim_is_true else "False") if v.form == "tf" else (v.correct_letter or ""),
+        correct=v.correct_label,
     )
+
+
+def template_statement(v: Variant) -> Latex:
+    """What the blank template (Gradescope's copy) shows in a slot: the type's summary."""
+    return Latex(
+        r"\textit{" + escape(v.qtype.summary) + r"}\par\smallskip"
+        r"{\small (Each student's copy shows this question with their own numbers.)}"
+    )
+
+
+def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool) -> list[Latex]:
+    """What goes in each of the slot's boxes: the answer area in the first (the choices, or the
+    key's answer); for a question asked in parts, each part's own answer in its own box."""
+    v = dq.variant
+    parts = v.qtype.part_answers(v.answer) if dq.spec.parts else None
+    if parts is None:
+        return [_answer_box(v, key=key)] + [Latex("")] * (n_boxes - 1)
+    if len(parts) != n_boxes:  # the spec checks the count; a type breaking its word is a bug
+        raise ValueError(f"{v.qtype.id} seed {v.seed}: {len(parts)} part answers for {n_boxes} part boxes")
+    if not key:
+        return [Latex("")] * n_boxes
+    return [render("blocks/answer_area.tex.j2", choices=(), key=True, height="0pt", framed=False, form=v.form,
+                   answer=Latex(part), correct="") for part in parts]
 
 
 def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]) -> dict:
     v = dq.variant
-    boxes: dict[str, Latex] = {}
+    boxes: dict[str, list[Latex]] = {}
     if "template" in kinds:
-        statement = Latex(
-            r"\textit{" + escape(v.qtype.summary) + r"}\par\smallskip"
-            r"{\small (Each student's copy shows this question with their own numbers.)}"
-        )
-        boxes["template"] = Latex("")
+        statement = template_statement(v)
+        boxes["template"] = [Latex("")] * len(layout_slot.boxes)
     else:
         statement = question_text(v)
     if "exam" in kinds:
-        boxes["exam"] = _answer_box(v, key=False)
+        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False)
     if "key" in kinds:
-        boxes["key"] = _answer_box(v, key=True)
+        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True)
     return {
         "slot": dq.slot,
         "number": layout_slot.number,
@@ -172,7 +167,7 @@ def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]
     }
 
 
-def _entry(e: Entry, layout: L.Layout) -> dict:
+def _entry(e: Entry, layout: L.Layout, runs: Runs) -> dict:
     plans = {s.slot: s for s in layout.slots}
     student = e.student
     sid = escape(student.id) if student else Latex("")
@@ -191,7 +186,7 @@ def _entry(e: Entry, layout: L.Layout) -> dict:
     return {
         "index": e.index,
         "id": student.id if student else "template",
-        "name": unicode_text(student.name) if student else "",
+        "name": runs.latex(student.name) if student else "",
         "kinds": e.kinds,
         "header": header,
         "qr": qr,
@@ -234,27 +229,29 @@ def memoize_figures(tex: str) -> str:
     return head + begin + body
 
 
-def render_batch(spec: ExamSpec, layout: L.Layout, entries: list[Entry]) -> str:
-    """One document holding every entry, in order."""
+def render_batch(spec: ExamSpec, layout: L.Layout, entries: list[Entry], runs: Runs | None = None) -> str:
+    """One document holding every entry, in order. User text pdflatex cannot print is placed
+    from `runs`, the build's LuaLaTeX pass (examforge.renderers.scripts.typeset_runs)."""
+    runs = runs or Runs()
     sections = [
-        {"number": i + 1, "title": s.title, "points": _points(s.points)} for i, s in enumerate(spec.sections)
+        {"number": i + 1, "title": runs.latex(s.title), "points": _points(s.points)} for i, s in enumerate(spec.sections)
     ]
-    return memoize_figures(render(
+    return runs.annotate(memoize_figures(render(
         "exam.tex.j2",
         g=geometry_context(layout),
         flow=layout.flow,
-        title=spec.title,
-        course=spec.course,
-        date=spec.date,
-        instructions=spec.instructions,
+        title=runs.latex(spec.title),
+        course=runs.latex(spec.course),
+        date=runs.latex(spec.date),
+        instructions=[runs.latex(line) for line in spec.instructions],
         sections=sections,
         total_points=_points(spec.total_points),
         n_slots=len(spec.slots()),
         n_pages=layout.n_pages,
         padding_pages=layout.padding_pages,
-        pages=_pages(spec, layout),
-        entries=[_entry(e, layout) for e in entries],
-    ))
+        pages=_pages(spec, layout, runs),
+        entries=[_entry(e, layout, runs) for e in entries],
+    )))
 
 
 def fallback_layout(spec: ExamSpec) -> L.Layout:
@@ -266,13 +263,14 @@ def fallback_layout(spec: ExamSpec) -> L.Layout:
 
 
 def render_document(
-    spec: ExamSpec, student: Student, questions: list[DrawnQuestion], *, key: bool, layout: L.Layout | None = None
+    spec: ExamSpec, student: Student, questions: list[DrawnQuestion], *, key: bool, layout: L.Layout | None = None,
+    runs: Runs | None = None,
 ) -> str:
     """One student's exam (key=False) or solution key (key=True) as a standalone document: in
     `layout` (the class's shared one), or, by default, flowing (see `fallback_layout`)."""
     layout = layout or fallback_layout(spec)
     entry = Entry(0, student, questions, kinds=("key",) if key else ("exam",))
-    return render_batch(spec, layout, [entry])
+    return render_batch(spec, layout, [entry], runs)
 
 
 def template_entry(spec: ExamSpec, questions: list[DrawnQuestion]) -> Entry:

@@ -23,11 +23,15 @@ class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
 
 
-_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_latex_special_chars) + "".join(_LITERAL)) + "]")
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_latex_special_chars) + "".join(_LITERAL)) + "]|<<|>>|,,")
+# T1 fonts turn << >> ,, into one glyph (guillemets, low quotes); `{}` between keeps them apart.
+# (-- --- and the quote ligatures `` '' !` ?` cannot form: - and the quotes are escaped one by one.)
+_LIGATURE = re.compile(r"([<>,])(?=\1)")
 
 
 def escape(text: Any) -> Latex:
-    """Escape user text so that it prints literally (pylatex's escaping, no newlines kept)."""
+    """Escape user text so that it prints literally (pylatex's escaping, no newlines kept) and
+    reads back as written: no ligatures, ^ and ~ as the ASCII characters (not accents)."""
     return _escape(text if isinstance(text, str) else str(text))
 
 
@@ -35,11 +39,11 @@ def escape(text: Any) -> Latex:
 def _escape(text: str) -> Latex:
     if not _NEEDS_ESCAPE.search(text):  # most text has nothing to escape
         return Latex(text)
-    escaped = escape_latex(text).replace("\\newline%\n", " ")
+    escaped = escape_latex(text).replace("\\newline%\n", " ").replace(r"\^{}", r"\textasciicircum{}")
     # Straight quotes and backticks print as themselves, not as typographic quotes.
     for char, glyph in _LITERAL.items():
         escaped = escaped.replace(char, glyph)
-    return Latex(escaped)
+    return Latex(_LIGATURE.sub(r"\1{}", escaped))
 
 
 def fmt(x: Any, digits: int = 4) -> Latex:
@@ -112,10 +116,26 @@ def _latex_filter(value: Any) -> Latex:
     return value if isinstance(value, Latex) else Latex(str(value))
 
 
+class _QuestionLoader(jinja2.BaseLoader):
+    """`questions/<id>/<file>` from the folder the type was loaded from (bank or user folder)."""
+
+    def get_source(self, environment, template):
+        from examforge import registry
+
+        parts = template.split("/")
+        if len(parts) != 3 or parts[0] != "questions":
+            raise jinja2.TemplateNotFound(template)
+        path = registry.template_path(parts[1], parts[2])
+        if path is None or not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = path.read_text(encoding="utf-8")
+        return source, str(path), lambda: True
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("examforge", "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader("examforge", "templates"), _QuestionLoader()]),
         auto_reload=False,  # templates ship with the package; no stat() per render
         block_start_string=r"\BLOCK{",
         block_end_string="}",

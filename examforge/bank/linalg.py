@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.generators.prob import clean, ordered_range, pick, short_decimal
+from examforge.bank.prob import clean, ordered_range, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
-from examforge.generators.conv import _dims
+from examforge.bank.conv import _dims
 from examforge.registry import register
 from examforge.renderers.latex import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values

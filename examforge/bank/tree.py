@@ -10,8 +10,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.errors import GenerationError
-from examforge.generators.info import log2_hints
-from examforge.generators.prob import clean, ordered_range
+from examforge.bank.info import log2_hints
+from examforge.bank.prob import clean, ordered_range
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from examforge.errors import GenerationError
-from examforge.generators.attention import (
+from examforge.bank.attention import (
     FloatMatrix, Matrix, Symbol, check_symbol, dims, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
@@ -378,6 +378,11 @@ class ActivationMemory(QuestionType):
 
     def answer_latex(self, a: ActivationAnswer) -> str:
         return _factors_latex(a.factors)
+
+    part_labels = _DIMS  # the free-response form asks (a) B, (b) N, (c) D multiplied by the factor
+
+    def part_answers(self, a: ActivationAnswer) -> list[str]:
+        return [rf"${v}\times$" for v in a.factors]
 
     def choice_value(self, a: ActivationAnswer):
         return tuple(a.factors)

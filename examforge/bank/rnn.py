@@ -374,6 +374,15 @@ _SEQ = (10, 20, 25, 50, 100, 200)
 @register
 class RecurrentParamCount(QuestionType):
     id = "rnn.param_count"
+    mistake_sentences = {
+        "single_bias": "You counted one bias vector per gate, but PyTorch's RNN layers have two (b_ih and b_hh).",
+        "depends_on_length": "You multiplied by the sequence length: the same weights are reused at every time step.",
+        "forgot_recurrent_weights": "You left out the hidden-to-hidden weights W_hh, which every gate also has.",
+        "wrong_gate_count": "You used the wrong number of gates for this cell (an LSTM has 4, a GRU 3, a plain RNN 1).",
+        "no_bias": "You left out the biases.",
+        "every_layer_reads_input": "You gave every layer the input size; layers after the first read the previous layer's hidden state (twice its size when bidirectional).",
+        "one_direction_only": "You counted one direction: a bidirectional layer has a second, independent set of weights.",
+    }
     summary = "Trainable parameters of a (stacked, optionally bidirectional) RNN, LSTM or GRU; independent of sequence length."
     mirrors = "000 1.4 (the number of parameters in an RNN does not grow with the sequence length)"
     Params = ParamCountParams

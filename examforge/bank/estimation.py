@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.errors import GenerationError
-from examforge.generators.prob import clean, ordered_range, pick, short_decimal
+from examforge.bank.prob import clean, ordered_range, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt

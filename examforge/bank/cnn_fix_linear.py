@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.generators.cnn import CnnShapeTrace, ShapeTraceAnswer, ShapeTraceParams, ShapeTraceRanges
+from examforge.bank.cnn import CnnShapeTrace, ShapeTraceAnswer, ShapeTraceParams, ShapeTraceRanges
 from examforge.question import QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import Latex, escape

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.errors import GenerationError
-from examforge.generators.prob import clean, ordered_range, short_decimal
+from examforge.bank.prob import clean, ordered_range, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
@@ -136,6 +136,14 @@ def _composition(rng: np.random.Generator, parts: int, unit: Fraction) -> list[F
 @register
 class InfoEntropy(QuestionType):
     id = "info.entropy"
+    mistake_sentences = {
+        "natural_log": "You used the natural logarithm: that gives nats; bits need log base 2.",
+        "max_entropy_log2_k": "That is log2 of the number of outcomes, the entropy of a uniform distribution; this one is not uniform.",
+        "gini_impurity": "That is the Gini impurity 1 - sum p^2, not the entropy -sum p log2 p.",
+        "log10": "You used log base 10; bits need log base 2.",
+        "unweighted_surprisals": "You added the surprisals log2(1/p) without weighting each by its probability p.",
+        "forgot_minus_sign": "You forgot the minus sign: log p is negative, so entropy is -sum p log2 p, which is never negative.",
+    }
     summary = "Shannon entropy, in bits, of a discrete distribution given as a table of probabilities."
     mirrors = "003 Q16 (the entropy step: H(p) = -sum p log2 p)"
     Params = EntropyParams

@@ -69,6 +69,15 @@ class OutputShapeAnswer(AnswerModel):
 @register
 class ConvOutputShape(QuestionType):
     id = "conv.output_shape"
+    mistake_sentences = {
+        "forgot_padding": "You left out the padding: the input grows by 2p along each side before the kernel slides over it.",
+        "no_floor": "You rounded up: a window that does not fit completely is dropped, so the division is rounded down (floor).",
+        "forgot_plus_one": "You forgot the +1: the kernel's first position counts too, so there are (H + 2p - k)/s + 1 positions.",
+        "swapped_axes": "You swapped height and width: the first number is the height (rows), the second the width (columns).",
+        "padding_once": "You padded only one side: padding p adds p rows on top and p at the bottom (2p in all).",
+        "ignored_stride": "You ignored the stride: with stride s the kernel jumps s pixels, so divide by s before adding 1.",
+        "stride_swapped": "You used the width's stride for the height (and the other way round).",
+    }
     summary = "Output height and width of a 2-D convolution with per-axis kernel, stride and padding."
     mirrors = "002 Part 1 Q4 (3x5 filter, strides 1 and 3, 128x128 input)"
     Params = OutputShapeParams
