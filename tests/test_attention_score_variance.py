@@ -32,12 +32,12 @@ def test_solver_agrees_with_the_closed_form_for_every_pinned_ask(ask):
 def test_moments_against_a_seeded_monte_carlo_estimate():
     gen = torch.Generator().manual_seed(20240601)
     d, sq, sk = 64, 1.5, 0.5
-    q = torch.randn(200_000, d, generator=gen, dtype=torch.float64) * sq
-    k = torch.randn(200_000, d, generator=gen, dtype=torch.float64) * sk
+    q = torch.randn(50_000, d, generator=gen, dtype=torch.float64) * sq
+    k = torch.randn(50_000, d, generator=gen, dtype=torch.float64) * sk
     estimate = float((q * k).sum(dim=1).var())
     m = dot_product_score_moments(d, sq, sk)
     assert m.variance == d * sq**2 * sk**2 == 36.0
-    assert estimate == pytest.approx(m.variance, rel=0.02)  # sd of the estimate is about 0.3%
+    assert estimate == pytest.approx(m.variance, rel=0.02)  # sd of the estimate is about 0.7%; the seed fixes it
     assert m.mean == 0.0 and m.term_variance == 0.5625
 
 

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
 from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, matrix
@@ -71,11 +71,11 @@ def _mat(rows) -> Mat:
 
 class LinearResidualParams(ParamsModel):
     kind: Kind
-    W: tuple[tuple[Entry, ...], ...]  # d x d
+    W: tuple[tuple[Entry, ...], ...]  # m x n; square for residual (and always square when drawn)
     x: tuple[Entry, ...] | None = None  # the layer input: the row v (residual) or the column x (linear)
     g: tuple[Entry, ...] | None = None  # the upstream gradient dL/dy
     h: tuple[Activation, ...] | None = None  # tanh(Wx + b) at the current input (tanh_jacobian)
-    V: tuple[tuple[Entry, ...], ...] | None = None  # k x d output matrix (tanh_jacobian)
+    V: tuple[tuple[Entry, ...], ...] | None = None  # k x m output matrix (tanh_jacobian)
 
     @model_validator(mode="after")
     def _consistent(self):

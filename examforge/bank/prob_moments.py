@@ -137,7 +137,7 @@ class ProbMoments(QuestionType):
     seed_comment = ("The seed asks for the formulas of all five distributions and derives (b) from (a); this is "
                     "part (b) with n = 10, p = 0.3. examples/params/moments_seed003.json holds one instance of each "
                     "part, (a) to (e).")
-    box_height = "4cm"
+    box_height = "5cm"  # the binomial part (b) asks for a derivation
 
     def sample(self, rng: np.random.Generator, ranges: MomentsRanges) -> MomentsParams:
         r = ranges
