@@ -201,7 +201,7 @@ def test_an_instructors_folder_outside_the_repository_builds_and_verifies(tmp_pa
     rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
     multi = [r for r in rows if r["generator"] == "course.normalization.layernorm_facts"]
     assert len(multi) == 6 and all(r["form"] == "multi" and r["scoring"] == "partial" for r in multi)
-    assert all(len(r["choice"].split(", ")) == 2 for r in multi)  # both correct options recorded
+    assert all(len(r["choice"].split(",")) == 2 for r in multi)  # both correct options recorded
     orders = {r["choice"] for r in multi}
     assert len(orders) > 1  # options shuffled per student
     key = normalize(pdf_text(out / "keys" / "s0.pdf"))

@@ -251,3 +251,31 @@ def class_distribution(values: Sequence[int], n_classes: int) -> list[float]:
     """The empirical distribution of integer `values` over classes 0..n_classes-1."""
     counts = torch.bincount(torch.tensor(list(values), dtype=torch.long), minlength=n_classes)
     return _py(counts.to(DTYPE) / counts.sum())
+
+
+# -- the variance of attention scores (why scores are divided by sqrt(d_k)) ------------------------
+
+
+@dataclass(frozen=True)
+class ScoreMoments:
+    mean: float  # E[q . k]
+    term_variance: float  # Var(q_i k_i) of one coordinate (all coordinates alike here)
+    variance: float  # Var(q . k) = sum of the coordinates' variances (independent terms)
+    std: float
+
+
+def dot_product_score_moments(d_k: int, q_std: float, k_std: float) -> ScoreMoments:
+    """Mean and variance of q . k for independent q, k in R^{d_k} with i.i.d. N(0, q_std^2) and
+    N(0, k_std^2) entries, from the moments of the coordinate distributions (torch.distributions):
+    Var(q_i k_i) = E[q_i^2] E[k_i^2] - E[q_i]^2 E[k_i]^2, summed over the d_k independent terms."""
+    with torch.no_grad():
+        zeros = torch.zeros(d_k, dtype=DTYPE)
+        q = torch.distributions.Normal(zeros, torch.full((d_k,), float(q_std), dtype=DTYPE))
+        k = torch.distributions.Normal(zeros, torch.full((d_k,), float(k_std), dtype=DTYPE))
+        q2 = q.variance + q.mean**2
+        k2 = k.variance + k.mean**2
+        terms = q2 * k2 - (q.mean * k.mean) ** 2
+        mean = (q.mean * k.mean).sum()
+        variance = terms.sum()
+    r = lambda v: round(float(v), _DIGITS) + 0.0  # noqa: E731
+    return ScoreMoments(r(mean), r(terms[0]), r(variance), r(variance.sqrt()))
