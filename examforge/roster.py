@@ -118,9 +118,11 @@ def load_roster(path: str | Path, data: bytes | None = None) -> list[Student]:
         for field, value in (("id", sid), ("name", name), ("email", email)):
             bad = _bad_character(value)
             if bad is not None:
+                kind = {"Zl": "a line separator", "Zp": "a paragraph separator",
+                        "Cs": "a lone surrogate"}.get(unicodedata.category(bad), "a control character")
                 raise InputError(
-                    f"{where}: field '{field}': value {short(value)}: holds the control character "
-                    f"U+{ord(bad):04X} ({unicodedata.name(bad, 'control')}); a roster field is one line of text"
+                    f"{where}: field '{field}': value {short(value)}: U+{ord(bad):04X} is {kind}; "
+                    "a roster field is one line of printable text"
                 )
         for field, value in (("id", sid), ("name", name)):
             if not value:
