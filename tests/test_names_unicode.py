@@ -41,7 +41,7 @@ from .helpers import write
 TITLE = "深度学习 Midterm — A<<B>> x^2~y"
 COURSE = "CSE 493: דוד and 王"
 SECTION = "卷积 Convolutions"
-SECTION_NOTE = "Show your work: अनिल 12"
+SECTION_NOTE = "Show your work: अनिल 12, اكتب إجابتك داخل المربع"
 INSTRUCTION = "考试时间九十分钟，请在答题框内作答。 A<<B>>C,,D x^2~y O'Brien -- Jr. ``q'' !`?`"
 
 SPEC = f"""

@@ -484,6 +484,7 @@ def runs_document(pieces: list[tuple[str, tuple[str, ...]]]) -> tuple[str, list[
         size = os.path.getsize(path) if os.path.exists(path) else 0
         feature = f"script={script};" if script else ""
         font_lines.append(rf'\font{name}="{spec}:mode=harf;{feature}" at {SIZE_PT}pt % {size} bytes')
+        font_lines.append(rf"\directlua{{examforge.letters('{name[1:]}')}}")
     source = "\n".join([
         "% Text pdflatex's fonts cannot print, typeset once per build by LuaLaTeX (examforge.renderers.scripts):",
         "% one page per piece and style, the piece's box plus a bleed; \\jobname.efl has U|page|id|style|wd|ht|dp.",
@@ -499,6 +500,13 @@ def runs_document(pieces: list[tuple[str, tuple[str, ...]]]) -> tuple[str, list[
         r"\directlua{examforge = {} function examforge.text(h) tex.sprint(-2, (string.gsub(h, '..',"
         r" function(c) return string.char(tonumber(c, 16)) end))) end}",
         r"\def\eftext#1{\directlua{examforge.text('#1')}}",
+        # A glyph that is the nominal glyph of a letter and of its presentation form (Arabic ا and
+        # ﺍ) reads back as the letter, not the form luaotfload picks (the highest code point).
+        r"\directlua{function examforge.letters(name) local f = font.getfont(font.id(name))"
+        r" local shared = f and f.hb and f.hb.shared if not shared then return end"
+        r" for _, r in ipairs({{0x0590, 0x05FF}, {0x0600, 0x06FF}, {0x0750, 0x077F}, {0x08A0, 0x08FF}}) do"
+        r" for u = r[1], r[2] do local g = shared.font:get_nominal_glyph(u)"
+        r" if g then shared.nominals[g] = u end end end end}",
         r"\def\efspan#1#2{\pdfextension literal page{/Span<</ActualText<FEFF#1>>>BDC}#2\pdfextension literal page{EMC}}",
         rf"\newdimen\efbleed \efbleed={BLEED_SP}sp",
         r"\def\efrun#1#2#3#4{\setbox0\hbox{#4}%",
