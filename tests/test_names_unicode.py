@@ -10,7 +10,9 @@ right-to-left run ("Version for ( דוד כהן s2)"). `pdftotext -raw` (content
 examforge.pdftext.pdf_text reads) is asserted too, except for right-to-left names (it reads their
 glyphs one per line), Devanagari (it reads a vowel sign placed below its consonant, as in कु,
 as a line of its own) and the emoji with a variation selector and a joiner, whose /ActualText
-it reads exactly but without the space after it."""
+it reads exactly but without the space after it. The Arabic here has no ligature: pdftotext reads
+لا (lam-alef) or الله out of order, since poppler reverses the letters of a glyph that stands for
+several (the PDF's /ToUnicode maps are in logical order)."""
 
 from __future__ import annotations
 
