@@ -248,6 +248,9 @@ def test_an_unprintable_spec_field_is_refused_naming_it(tmp_path, field, yaml_va
 
 
 def test_text_in_any_script_is_accepted():
+    from .conftest import require_tools
+
+    require_tools("lualatex", "fc-list", "kpsewhich")
     for text in [*NAMES.values(), TITLE, COURSE, INSTRUCTION, "Ελένη Παπαδοπούλου", "Иван Петров", "김민준",
                  "さくら", "สมชาย", "❤️ Ana", "👩\u200d💻", "José\u0301"]:
         assert printable_problem(text) is None, text
@@ -257,6 +260,9 @@ def test_text_in_any_script_is_accepted():
 
 
 def test_which_characters_pdflatex_prints():
+    from .conftest import require_tools
+
+    require_tools("kpsewhich")
     # T1 and TS1 as the utf8 input encoding declares them: ASCII, Latin-1, Latin Extended-A, symbols.
     for ch in ("a", "~", "é", "ß", "Ő", "Ł", "€", "—", "«", "e\u0301"):
         assert pdflatex_prints(ch), ch
@@ -295,6 +301,7 @@ def test_how_text_is_cut_into_pieces():
     # Right to left: the stretch the bidi algorithm reorders stays one piece, digits included.
     assert pieces("Ana محمد 12 علي end") == [("tex", "Ana "), ("lua", "محمد 12 علي"), ("tex", " end")]
     assert pieces("12 דוד כהן 3 - x") == [("tex", "12 "), ("lua", "דוד כהן 3"), ("tex", " - x")]
+    assert pieces("דוד\nכהן") == [("lua", "דוד כהן")]  # a line break in the text is a space
 
 
 def test_user_text_prints_literally_without_ligatures():

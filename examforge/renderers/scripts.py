@@ -376,7 +376,7 @@ def split(text: str) -> list[Part]:
                 if tokens[k][0] not in _SPACES and (_rtl(tokens[k]) or _number(tokens[k])):
                     end = k
                 k += 1
-            parts.append(Part("lua", "".join(tokens[i:end + 1])))
+            parts.append(Part("lua", "".join(tokens[i:end + 1]).translate(_AS_SPACE)))
             i = end + 1
             continue
         pieces: list[str] = []  # left to right: wide characters (CJK, emoji) one by one
@@ -394,10 +394,10 @@ def split(text: str) -> list[Part]:
 
 
 def _pdflatex_text(text: str) -> Latex:
-    return escape(text.translate(_AS_SPACE))  # a tab or a carriage return is a space, as a newline is
+    return escape(text.translate(_AS_SPACE))  # a tab or a line break is a space
 
 
-_AS_SPACE = {ord("\t"): " ", ord("\r"): " "}
+_AS_SPACE = {ord("\t"): " ", ord("\r"): " ", ord("\n"): " "}
 
 
 @dataclass(frozen=True)
