@@ -69,7 +69,7 @@ def pdflatex_chars() -> frozenset[int]:
     Latin Modern has under a name pdftotext reads as another character (_MISREAD; a test
     typesets every character of this set and reads each one back)."""
     chars = set(range(0x20, 0x7F))
-    files = {name: _kpse(name) for name in ("t1enc.dfu", "ts1enc.dfu", "t1enc.def", "ts1enc.def")}
+    files = _kpse("t1enc.dfu", "ts1enc.dfu", "t1enc.def", "ts1enc.def")
     if not all(files.values()):  # no TeX to ask: Latin-1, which T1 and TS1 print as single glyphs
         return frozenset(chars | set(range(0xA0, 0x100)))
     definitions = files["t1enc.def"] + files["ts1enc.def"]
@@ -90,11 +90,15 @@ def pdflatex_chars() -> frozenset[int]:
 _MISREAD = frozenset(map(ord, "¹²³Đẞ‒―‱⁒฿₦₱℗℞℠Ω℧␢◯⟨⟩〈〉"))
 
 
-def _kpse(name: str) -> str:
-    if not shutil.which("kpsewhich"):
-        return ""
-    path = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
-    return Path(path).read_text(encoding="latin-1") if path else ""
+def _kpse(*names: str) -> dict[str, str]:
+    """The text of each of TeX's files `names` ("" for one not found), with one kpsewhich call."""
+    found: dict[str, str] = dict.fromkeys(names, "")
+    if shutil.which("kpsewhich"):
+        out = subprocess.run(["kpsewhich", *names], capture_output=True, text=True).stdout.split("\n")
+        for path in filter(None, out):
+            if Path(path).name in found:
+                found[Path(path).name] = Path(path).read_text(encoding="latin-1")
+    return found
 
 
 def _attaches(ch: str, previous: str) -> bool:
