@@ -205,7 +205,7 @@ def grader_sheet_tex(spec, builds) -> tuple[str, list[dict]]:
          "note": "Students in roster order, as print/exams.pdf has them.",
          "rows": [s["rows"] for s in sections]},
     ]
-    tex = render("graders.tex.j2", title=spec.title, paper="a4paper" if spec.layout.paper == "a4" else "letterpaper",
+    tex = render("graders.tex.j2", title=sheet_name(spec.title), paper="a4paper" if spec.layout.paper == "a4" else "letterpaper",
                  orders=orders, sections=sections)
     return tex, csv_rows
 
