@@ -24,21 +24,22 @@ class Sheet:
     image: Image.Image
 
 
-def render_print_file(build: Path, dpi: int) -> list[Sheet]:
-    """Every page of print/exams.pdf as a grey image, with its student and page number."""
+def render_print_file(build: Path, dpi: int):
+    """Every page of print/exams.pdf as a grey image, with its student and page number, one at a
+    time (a class's pages do not all fit in memory)."""
     import pypdfium2 as pdfium
 
     marks = json.loads((build / "gradescope" / "marks.json").read_text(encoding="utf-8"))
     n = marks["pages"]
     ids = [s["id"] for s in marks["students"]]
     pdf = pdfium.PdfDocument(str(build / "print" / "exams.pdf"))
-    sheets = []
-    for i in range(len(pdf)):
-        bitmap = pdf[i].render(scale=dpi / 72.0, grayscale=True)
-        array = bitmap.to_numpy()
-        sheets.append(Sheet(ids[i // n], i % n + 1, Image.fromarray(np.array(array if array.ndim == 2 else array[..., 0]))))
-    pdf.close()
-    return sheets
+    try:
+        for i in range(len(pdf)):
+            bitmap = pdf[i].render(scale=dpi / 72.0, grayscale=True)
+            array = bitmap.to_numpy()
+            yield Sheet(ids[i // n], i % n + 1, Image.fromarray(np.array(array if array.ndim == 2 else array[..., 0])))
+    finally:
+        pdf.close()
 
 
 def bubble_px(marks: dict, option: list[int], dpi: int) -> tuple[float, float, float]:
@@ -126,7 +127,6 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
     by the next angle of `turns`; `drop` pages are left out and `duplicate` pages scanned twice."""
     marks = json.loads((build / "gradescope" / "marks.json").read_text(encoding="utf-8"))
     rng = np.random.default_rng(seed)
-    sheets = render_print_file(build, dpi)
     questions = [(s["id"], q) for s in marks["students"] for q in s["questions"]]
     special = rng.permutation(len(questions))
     smudged = set(special[:smudges].tolist())
@@ -160,7 +160,7 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
             todo += [(q["options"][pick], "fill"), (q["options"][other], "cross")]
             expected[sid, q["number"]] = {"marked": ",".join(sorted({pick, other})), "points": 0.0, "flag": "several"}
     pages, upside_down = [], 0
-    for i, sheet in enumerate(sheets):
+    for i, sheet in enumerate(render_print_file(build, dpi)):
         for option, kind in strokes.get((sheet.student, sheet.page), []):
             draw_mark(sheet.image, *bubble_px(marks, option, dpi), kind, rng)
         degrees = turns[i % len(turns)]
