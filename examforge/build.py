@@ -42,7 +42,6 @@ from examforge.renderers.exam import (
     template_entry,
 )
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
-from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
 from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import ExamSpec, load_spec
