@@ -133,6 +133,30 @@ def test_verify_finds_a_part_answer_missing_from_its_box(built, tmp_path):
         verify(copy)
 
 
+def test_marks_json_records_every_bubble_inside_its_box(built):
+    _, out, manifest = built
+    marks = json.loads((out / "gradescope" / "marks.json").read_text())
+    layout = json.loads((out / "gradescope" / "layout.json").read_text())
+    assert marks["exam_code"] == manifest["exam_code"] and marks["pages"] == manifest["pages"]
+    assert 3 * 65536 < marks["bubble_radius_sp"] < 8 * 65536  # half the width of an 11pt circle
+    x1, y1, x2, y2 = marks["qr_sp"]  # recorded by LaTeX in the footer, 1.3cm square
+    assert abs((x2 - x1) - 1.3 / 2.54 * 72.27 * 65536) < 2 and x2 <= marks["paper_sp"][0]
+    for student, entry in zip(manifest["students"], marks["students"]):
+        assert entry["id"] == student["id"]
+        auto = [q for q in student["questions"] if q["form"] in ("mc", "tf")]
+        assert [q["number"] for q in entry["questions"]] == [q["number"] for q in auto]
+        for q, m in zip(auto, entry["questions"]):
+            assert sorted(m["options"]) == sorted(c["letter"] for c in q["choices"])
+            assert m["correct"] == [q["correct"]] and set(m["mistakes"]) == set(m["options"]) - {q["correct"]}
+            page, bx1, by1, bx2, by2 = layout["regions_sp"][m["box"]]
+            ys = []
+            for p, x, y in m["options"].values():
+                assert p == page and bx1 < x < bx2 and by2 < y < by1
+                ys.append(y)
+            if q["form"] == "mc":  # one option per line, top to bottom
+                assert ys == sorted(ys, reverse=True)
+
+
 # -- grader sheets and the Gradescope roster ------------------------------------------------------------
 
 
