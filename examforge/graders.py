@@ -174,7 +174,8 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
         widest = max(r["width"] for r in rows)
         columns = 3 if widest <= 44 else 2 if widest <= 70 else 1
         heading = f"Question {item.number}" + (f"({item.part})" if item.part else "")
-        about = [_points_label(item.points), FORM_NAMES.get(item.form, item.form), item.generator]
+        generators = sorted({b.questions[item.number - 1].variant.qtype.id for b in builds})  # a pool may mix types
+        about = [_points_label(item.points), FORM_NAMES.get(item.form, item.form), *generators]
         if item.part:
             asks = next(p["asks"] for p in question_parts(builds[0].questions[item.number - 1]) if p["label"] == item.part)
             about.append(f"part ({item.part}) asks for {asks}")

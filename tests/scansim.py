@@ -132,7 +132,7 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
     smudged = set(special[:smudges].tolist())
     doubled = set(special[smudges:smudges + doubles].tolist())
     expected: dict[tuple[str, int], dict] = {}
-    strokes: dict[tuple[str, int], list[tuple[list[int], str]]] = {}
+    strokes: dict[tuple[str, int], list[tuple[list[int], str, tuple[str, int]]]] = {}
     for k, (sid, q) in enumerate(questions):
         letters = list(q["options"])
         pick = letters[int(rng.integers(len(letters)))]
@@ -143,30 +143,33 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
         else:
             behaviour = BEHAVIOURS[k % len(BEHAVIOURS)]
         page = q["options"][pick][0]
+        key = (sid, q["number"])
         todo = strokes.setdefault((sid, page), [])
         if behaviour in MARKS:
-            todo.append((q["options"][pick], behaviour))
+            todo.append((q["options"][pick], behaviour, key))
             right = pick in q["correct"]
             expected[sid, q["number"]] = {"marked": pick, "points": float(q["points"]) if right else 0.0, "flag": ""}
         elif behaviour in ("blank", "stray"):
             if behaviour == "stray":
-                todo.append((q["options"][pick], "stray"))
+                todo.append((q["options"][pick], "stray", key))
             expected[sid, q["number"]] = {"marked": "", "points": 0.0, "flag": ""}
         elif behaviour == "smudge":
-            todo.append((q["options"][pick], "smudge"))
+            todo.append((q["options"][pick], "smudge", key))
             expected[sid, q["number"]] = {"marked": "", "points": None, "flag": "doubtful"}
         else:  # double
             other = next(letter for letter in letters if letter != pick)
-            todo += [(q["options"][pick], "fill"), (q["options"][other], "cross")]
+            todo += [(q["options"][pick], "fill", key), (q["options"][other], "cross", key)]
             expected[sid, q["number"]] = {"marked": ",".join(sorted({pick, other})), "points": 0.0, "flag": "several"}
     pages, upside_down = [], 0
     for i, sheet in enumerate(render_print_file(build, dpi)):
-        for option, kind in strokes.get((sheet.student, sheet.page), []):
+        bw = bool(bw_every) and i % bw_every == bw_every - 1
+        for option, kind, key in strokes.get((sheet.student, sheet.page), []):
             draw_mark(sheet.image, *bubble_px(marks, option, dpi), kind, rng)
+            if kind == "smudge" and bw:  # black and white: the scanner's threshold took the grey away
+                expected[key] = {"marked": "", "points": 0.0, "flag": ""}
         degrees = turns[i % len(turns)]
         upside_down += degrees == 180
-        pages.append((sheet.student, sheet.page, degrade(turn(sheet.image, degrees), rng, quality=quality,
-                                                           bw=bool(bw_every) and i % bw_every == bw_every - 1),
+        pages.append((sheet.student, sheet.page, degrade(turn(sheet.image, degrees), rng, quality=quality, bw=bw),
                       degrees == 180))
     order = rng.permutation(len(pages)).tolist()
     dropped = order[:drop]

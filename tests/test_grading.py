@@ -363,3 +363,26 @@ def test_one_answer_questions_need_exactly_the_correct_letter():
     assert score_marked({"B"}, {"B"}, 4, form="mc", scoring="all_or_nothing") == 4.0
     assert score_marked({"B", "C"}, {"B"}, 4, form="mc", scoring="all_or_nothing") == 0.0
     assert score_marked(set(), {"T"}, 2, form="tf", scoring="all_or_nothing") == 0.0
+
+
+def test_scan_of_exam2_for_two_students(tmp_path):
+    """examples/exam2.yaml (12 pages, figures, ten true/false and four multiple-choice questions,
+    two questions in parts) for two students: the simulated stack reads back exactly."""
+    from .conftest import require_tex
+
+    require_tex()
+    root = Path(__file__).resolve().parents[1]
+    roster = write(tmp_path / "roster.csv", "id,name,email\na1,Ada Lovelace,ada@example.edu\n"
+                                            "b2,Zoë O'Brien,zoe@example.edu\n")
+    out = tmp_path / "out"
+    build(root / "examples" / "exam2.yaml", roster, out, jobs=2)
+    stack, expected = simulate(out, dpi=150, seed=8, turns=(180, -2.0, 0, 2.5, 1.0, 180), bw_every=7)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for k, page in enumerate(stack):  # a folder of image files this time, in stack order
+        suffix = ".png" if page.startswith(b"\x89PNG") else ".jpg"
+        (folder / f"scan{k:03d}{suffix}").write_bytes(page)
+    report = scan([folder], out, tmp_path / "result", jobs=2)
+    assert check_scores(_rows(tmp_path / "result" / "scores.csv"), expected) == []
+    assert report.missing == expected.missing and report.identified == expected.pages
+    assert len(_rows(tmp_path / "result" / "scores.csv")) == 2 * 14
