@@ -43,7 +43,7 @@ from examforge.calibration import (
 )
 from examforge.errors import ExamforgeError, InputError, LatexError
 from examforge.csvsafe import csv_text
-from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts
+from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts, write_graders
 from examforge.renderers.compile import (
     Compiled,
     compile_cached,
@@ -174,7 +174,7 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
             try:
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     try:
-                        layout, tex_sources, results, builds, rows = _compile(
+                        layout, tex_sources, results, builds, rows, graders = _compile(
                             spec, spec_path, students, code, pool, work, cache_dir, chunk_size, progress, splitter
                         )
                     except BaseException:  # a LaTeX error, a layout error, Ctrl-C: stop every run now
@@ -189,7 +189,8 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
                 (staging / "tex").mkdir(exist_ok=True)
                 (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
             _write_gradescope(spec, layout, template_points, staging)
-            _write_grading(spec, layout, template_points, builds, code, staging)
+            _write_marks(layout, template_points, builds, code, staging)
+            sheet = graders.result()  # the grader sheets, typeset beside the last LaTeX runs
             _write_csvs(spec, builds, staging, rows)
             manifest = _manifest(spec, spec_path, spec_bytes, layout, builds, code)
             (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
@@ -198,7 +199,7 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
         publish(staging, out_dir)
         progress("published", 1, 1)
         (cache_dir / f"{BUILD_STEM}.json").write_text(json.dumps({"inputs": inputs, "outputs": digest}) + "\n")
-        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {VERIFIED_STEM, BUILD_STEM})
+        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {sheet, VERIFIED_STEM, BUILD_STEM})
         ok = True
         return manifest
     finally:
@@ -236,7 +237,7 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     """Calibrate, plan the layout, draw and render each chunk, and compile the chunks in parallel
     while the next one is being drawn; each chunk is split as soon as it is compiled, while the
     others still compile. Returns the layout, the sources, the compiled runs, the students'
-    builds and the rows of answers.csv."""
+    builds, the rows of answers.csv and the grader sheets being written (examforge.graders)."""
     # Text in scripts pdflatex's fonts cannot print: one LuaLaTeX run for the whole build (none for
     # an all-Latin class), while calibration runs (examforge.renderers.scripts).
     texts = user_texts(spec, students, spec_path=str(spec_path), roster_path="roster")
@@ -281,6 +282,7 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
         tex_sources[name] = render_batch(spec, layout, entries, runs)
         futures[name] = pool.submit(compile_cached, tex_sources[name], work / name, name, cache_dir, files=runs.files)
     rows = answer_rows(spec, builds)  # while LaTeX runs
+    graders = pool.submit(write_graders, spec, builds, work.parent, cache_dir)  # queued after the class's runs
     results: dict[str, Compiled] = {}
     if calibration is not None:
         results["calibration"] = calibration.result()
@@ -291,14 +293,14 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
         try:
             results[name] = future.result()
         except LatexError:
-            for other in futures.values():
+            for other in [*futures.values(), graders]:
                 other.cancel()
             raise
         if name.startswith("batch-"):
             done += 1
             progress("compiling", done, len(chunks))
         splitter.add(name, results[name], layout, builds)
-    return layout, tex_sources, results, builds, rows
+    return layout, tex_sources, results, builds, rows, graders
 
 
 FIRST_CHUNK = 16  # a small first run, so LaTeX starts while the rest of the class is drawn
@@ -510,14 +512,12 @@ def _write_gradescope(spec, layout, template_points, staging: Path) -> None:
     (staging / "gradescope" / "layout.json").write_text(json.dumps(plan, indent=1) + "\n")
 
 
-def _write_grading(spec, layout, template_points, builds, code: str, staging: Path) -> None:
-    """gradescope/marks.json (for `examforge scan`), gradescope/roster.csv and the grader sheets."""
-    from examforge.graders import write_graders
+def _write_marks(layout, template_points, builds, code: str, staging: Path) -> None:
+    """gradescope/marks.json: every student's bubbles where LaTeX printed them, for `examforge scan`."""
     from examforge.marks import marks_document, marks_json
 
     doc = marks_document(layout, builds, code, regions(layout, template_points))
     (staging / "gradescope" / "marks.json").write_text(marks_json(doc), encoding="utf-8")
-    write_graders(spec, builds, staging)
 
 
 def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
