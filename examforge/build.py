@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from examforge import __version__, pools, registry
+from examforge import __version__, fairness, pools, registry
 from examforge import layout as L
 from examforge.calibration import (
     calibration_document,
@@ -64,7 +64,7 @@ from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.roster import MAX_ROSTER_BYTES, Student, load_roster
 from examforge.safeinput import parse_yaml, read_input
-from examforge.seeding import question_seed, variant_rngs
+from examforge.seeding import variant_rngs
 from examforge.spec import MAX_SPEC_BYTES, ExamSpec, load_spec
 from examforge.variant import draw, make_variant, validate_params
 
@@ -99,20 +99,34 @@ class StudentBuild:
 def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
                  members: dict[int, str] | None = None) -> list[DrawnQuestion]:
     """One student's questions; `members` says which question each pool slot asks them
-    (examforge.pools.assign, made once for the class)."""
+    (examforge.pools.assign, made once for the class). Each slot asks its one kind of question
+    for the whole class, and no question or free-response answer appears twice on one exam
+    (examforge.fairness)."""
     if members is None:
         members = pools.assign(spec, [student.id], spec_path=spec_path)[0]
     drawn = []
+    seen_questions: set[str] = set()
+    seen_answers: set[str] = set()
     for slot, s_index, q in spec.slots():
         qtype = registry.get(members[slot])
         form = q.form_for(qtype.id)
-        seed = question_seed(spec.seed, student.id, slot)
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
-        if q.params is not None:
-            params = validate_params(qtype, q.params, where=spec_path)
-            variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
+        overrides = fairness.slot_overrides(q, qtype, spec.seed, slot)
+        for attempt in range(fairness.MAX_REDRAWS):
+            seed = fairness.redraw_seed(spec.seed, student.id, slot, attempt)
+            if q.params is not None:
+                params = validate_params(qtype, q.params, where=spec_path)
+                variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
+                break  # fixed params: the instructor asked for exactly this
+            variant = draw(qtype, seed, form=form, overrides=overrides, ranges=q.ranges, where=where)
+            if not fairness.repeats(variant, seen_questions, seen_answers):
+                break
         else:
-            variant = draw(qtype, seed, form=form, overrides=q.overrides, ranges=q.ranges, where=where)
+            raise fairness.give_up(q, slot, student.id)
+        seen_questions.add(fairness.signature(variant))
+        text = fairness.answer_text(variant)
+        if text is not None:
+            seen_answers.add(text)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from examforge import registry
+from examforge import fairness, registry
 from examforge.layout import (
     BOX_PAD_PT,
     BOX_RULE_PT,
@@ -106,10 +106,11 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
                     samples.append(Sample(slot, make_variant(qtype, params, form=form, seed=seed,
                                                              layout_rng=variant_rngs(seed)[1])))
                 continue
+            overrides = fairness.slot_overrides(q, qtype, spec.seed, slot)  # the slot's one kind
             for i in range(share):
                 tag = f"~calibration-{i}" if len(members) == 1 else f"~calibration-{m_index}-{i}"
                 seed = question_seed(spec.seed, tag, slot)
-                samples.append(Sample(slot, draw(qtype, seed, form=form, overrides=q.overrides,
+                samples.append(Sample(slot, draw(qtype, seed, form=form, overrides=overrides,
                                                  ranges=q.ranges, where=where)))
     return samples
 

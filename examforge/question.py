@@ -59,6 +59,9 @@ class QuestionType:
     template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
     scoring: ClassVar[str] = "all_or_nothing"  # select-all questions: or "partial"
+    # The Params field that chooses between kinds of question (a Literal); a slot keeps one kind
+    # for the whole class (examforge.fairness).
+    kind_field: ClassVar[str | None] = None
     # One sentence per named mistake, written for a student who made it (the drills show it
     # when a typed answer equals that mistake's value or a wrong option is picked).
     mistake_sentences: ClassVar[dict[str, str]] = {}
