@@ -43,9 +43,9 @@ from examforge.renderers.exam import (
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.renderers.text import latex_to_text
 from examforge.roster import Student, load_roster
-from examforge.seeding import question_seed, variant_rngs
+from examforge.seeding import question_seed
 from examforge.spec import ExamSpec, load_spec
-from examforge.variant import draw, make_variant, validate_params
+from examforge.variant import draw_in_build
 
 OUTPUTS = ("students", "keys", "print", "gradescope", "tex", "manifest.csv", "answers.csv", "manifest.json")
 CACHE_DIR = ".examforge-cache"
@@ -77,11 +77,8 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -
         qtype = registry.get(q.generator)
         seed = question_seed(spec.seed, student.id, slot)
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
-        if q.params is not None:
-            params = validate_params(qtype, q.params, where=spec_path)
-            variant = make_variant(qtype, params, form=q.form, seed=seed, layout_rng=variant_rngs(seed)[1])
-        else:
-            variant = draw(qtype, seed, form=q.form, overrides=q.overrides, ranges=q.ranges, where=where)
+        variant = draw_in_build(qtype, seed, context=f"student draw of slot {slot} for {student.id}", form=q.form,
+                                params=q.params, overrides=q.overrides, ranges=q.ranges, where=where)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 

@@ -23,9 +23,9 @@ from examforge.layout import (
     pt_sp,
     round_up_cm,
 )
-from examforge.seeding import question_seed, variant_rngs
+from examforge.seeding import question_seed
 from examforge.spec import ExamSpec, QuestionSpec
-from examforge.variant import Variant, draw, make_variant, validate_params
+from examforge.variant import Variant, draw_in_build
 
 CALIBRATION_DRAWS = 24
 STATEMENT_MARGIN = 1.08  # times the tallest calibration draw ...
@@ -79,17 +79,13 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
         if not needs_calibration(q):
             continue
         qtype = registry.get(q.generator)
-        if q.params is not None:
-            params = validate_params(qtype, q.params, where=spec_path)
-            seed = question_seed(spec.seed, "~calibration", slot)
-            samples.append(Sample(slot, make_variant(qtype, params, form=q.form, seed=seed,
-                                                     layout_rng=variant_rngs(seed)[1])))
-            continue
-        for i in range(draws):
-            seed = question_seed(spec.seed, f"~calibration-{i}", slot)
-            where = f"{spec_path}: sections[{s_index}] question slot {slot}"
-            samples.append(Sample(slot, draw(qtype, seed, form=q.form, overrides=q.overrides,
-                                             ranges=q.ranges, where=where)))
+        where = f"{spec_path}: sections[{s_index}] question slot {slot}"
+        for i in range(1 if q.params is not None else draws):
+            label = "~calibration" if q.params is not None else f"~calibration-{i}"
+            seed = question_seed(spec.seed, label, slot)
+            samples.append(Sample(slot, draw_in_build(
+                qtype, seed, context=f"calibration draw {i} of slot {slot}", form=q.form, params=q.params,
+                overrides=q.overrides, ranges=q.ranges, where=where)))
     return samples
 
 
