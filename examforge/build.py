@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from examforge.calibration import (
     parse_measurements,
 )
 from examforge.errors import ExamforgeError, LatexError
+from examforge.leaks import Leak, find_leaks
 from examforge.renderers.compile import Compiled, compile_cached, overfull_lines, place_in_source
 from examforge.renderers.exam import (
     DrawnQuestion,
@@ -69,6 +71,7 @@ class StudentBuild:
     pages: dict[str, int] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
     points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+    leaks: list[Leak] = field(default_factory=list)  # one question showing another's answer
 
 
 def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -> list[DrawnQuestion]:
@@ -81,6 +84,20 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec") -
                                 params=q.params, overrides=q.overrides, ranges=q.ranges, where=where)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
+
+
+LEAK_LINES = 20  # warning lines about answer leaks at most; the manifest records every one
+
+
+def report_leaks(builds: list[StudentBuild], warn: Callable[[str], None]) -> list[dict]:
+    """A warning line per answer leak (examforge.leaks), and the records for the manifest."""
+    records = [{"student": b.student.id, **leak.to_json()} for b in builds for leak in b.leaks]
+    for r in records[:LEAK_LINES]:
+        warn(f"examforge: warning: student {r['student']}: question {r['question']} shows the answer "
+             f"of question {r['shows_answer_of']} ({r['text']})")
+    if len(records) > LEAK_LINES:
+        warn(f"examforge: warning: ... and {len(records) - LEAK_LINES} more answer leaks (manifest.json, answer_leaks)")
+    return records
 
 
 def exam_code(spec_path: Path) -> str:
@@ -97,9 +114,11 @@ def build(
     progress: Progress | None = None,
     chunk_size: int = MAX_CHUNK,
     print_keys: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     spec_path, out_dir = Path(spec_path), Path(out_dir)
     progress = progress or (lambda *_: None)
+    warn = warn or (lambda line: print(line, file=sys.stderr))
     cache_dir = out_dir / CACHE_DIR
     try:  # the inputs' bytes: an up-to-date build needs no parsing (they passed before)
         inputs = _inputs_key(spec_path, roster_path, print_keys=print_keys, chunk_size=chunk_size)
@@ -134,6 +153,7 @@ def build(
         _write_gradescope(spec, layout, template_points, staging)
         _write_csvs(spec, builds, staging, rows)
         manifest = _manifest(spec, spec_path, layout, builds, code)
+        manifest["answer_leaks"] = report_leaks(builds, warn)
         (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
         shutil.rmtree(work, ignore_errors=True)
         digest = _verify_unless_verified(staging, cache_dir, progress, jobs)
@@ -174,7 +194,9 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     for c_index, chunk in enumerate(chunks):
         chunk_builds = []
         for s in chunk:
-            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path))))
+            b = StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path)))
+            b.leaks = find_leaks([(dq.slot, dq.variant) for dq in b.questions])
+            chunk_builds.append(b)
             drawn += 1
             progress("drawing", drawn, len(students))
         builds += chunk_builds
