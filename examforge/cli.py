@@ -239,9 +239,9 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
 
     def finished(r, i: int, n: int) -> None:
         fails = f", {r.failure_count} FAILED (first: seed {r.failures[0][0]})" if r.failure_count else ", 0 failures"
-        click.echo(f"stress: [{i}/{n}] {r.type_id} ({r.form}): {r.seeds} seeds{fails}, {r.cpu_seconds:.1f} s, "
-                   f"{r.variants_per_second:.0f} variants/s per process, {time.perf_counter() - began:.0f} s elapsed",
-                   err=True)
+        click.echo(f"stress: [{i}/{n}] {r.type_id} ({r.form}): {r.seeds} seeds{fails}, {r.work_seconds:.1f} s "
+                   f"({r.cpu_seconds:.1f} s CPU), {r.variants_per_second:.0f} variants/s per process, "
+                   f"{time.perf_counter() - began:.0f} s elapsed, load {load_average()}", err=True)
 
     reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None, render=not draw_only,
                          jobs=jobs, finished=finished)
@@ -249,10 +249,13 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
     load_after = load_average()
     failures = sum(r.failure_count for r in reports)
     total_variants = sum(r.seeds for r in reports)
+    cpu = sum(r.cpu_seconds for r in reports)
     if fmt == "json":
         click.echo(json.dumps({"seeds": seeds, "start": start, "mode": mode, "jobs": jobs, "failures": failures,
                                "wall_seconds": round(wall, 1), "variants": total_variants,
                                "variants_per_second": round(total_variants / wall, 1),
+                               "cpu_seconds": round(cpu, 1),
+                               "cpu_ms_per_variant": round(1000 * cpu / total_variants, 3),
                                "load_before": load_before, "load_after": load_after,
                                "reports": [r.to_json() for r in reports]}, indent=2))
     else:
@@ -271,7 +274,8 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
             for seed, message in r.failures[:show]:
                 click.echo(f"FAIL {r.type_id} ({r.form}) seed {seed}: {message}")
         click.echo(f"{len(reports)} type/form pairs, {total_variants} variants, {failures} failures, "
-                   f"{wall:.1f} s wall with {jobs} process(es), {total_variants / wall:.0f} variants/s; "
+                   f"{wall:.1f} s wall with {jobs} process(es), {total_variants / wall:.0f} variants/s, "
+                   f"{1000 * cpu / total_variants:.2f} ms CPU per variant; "
                    f"load average {load_before} before, {load_after} after")
     if failures:
         sys.exit(1)

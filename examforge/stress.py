@@ -47,7 +47,8 @@ class StressReport:
     questions: collections.Counter = field(default_factory=collections.Counter)  # digest of the question
     positions: collections.Counter = field(default_factory=collections.Counter)
     numeric_range: tuple[float, float] | None = None
-    cpu_seconds: float = 0.0  # the whole work of the seeds (reference checks included), summed over chunks
+    work_seconds: float = 0.0  # wall time spent on these seeds (reference checks included), summed over chunks
+    cpu_seconds: float = 0.0  # the CPU time of that work: what other load on the machine does not inflate
     summary: dict | None = None  # set by compact(): the statistics, once the big tallies are dropped
 
     @property
@@ -88,7 +89,7 @@ class StressReport:
 
     @property
     def variants_per_second(self) -> float:
-        return self.seeds / self.cpu_seconds if self.cpu_seconds else float("nan")
+        return self.seeds / self.work_seconds if self.work_seconds else float("nan")
 
     def merge(self, other: StressReport) -> None:
         """Add another chunk's tallies (same type and form, other seeds)."""
@@ -99,6 +100,7 @@ class StressReport:
         self.answers.update(other.answers)
         self.questions.update(other.questions)
         self.positions.update(other.positions)
+        self.work_seconds += other.work_seconds
         self.cpu_seconds += other.cpu_seconds
         if other.numeric_range:
             lo, hi = self.numeric_range or other.numeric_range
@@ -126,6 +128,7 @@ class StressReport:
             "failures": [{"seed": s, "error": e} for s, e in self.failures],
             "ms_per_variant": round(self.ms_per_variant, 3),
             "p95_ms": round(self.p95_ms, 3),
+            "work_seconds": round(self.work_seconds, 2),
             "cpu_seconds": round(self.cpu_seconds, 2),
             "distinct_answers": self.distinct_answers,
             "most_common_answer_share": round(self.top_answer_share, 4) if self.ok else None,
@@ -142,7 +145,7 @@ def stress_type(qtype: QuestionType, form: str, seeds: Iterable[int], *, render:
         from examforge.renderers.blocks import question_latex, solution_latex
     seeds = list(seeds)
     report = StressReport(qtype.id, form, len(seeds))
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     try:  # warm-up: template compilation and imports are not per-variant cost
         draw(qtype, seeds[0], form=form)
     except Exception:
@@ -181,7 +184,8 @@ def stress_type(qtype: QuestionType, form: str, seeds: Iterable[int], *, render:
             report.positions["true" if v.claim_is_true else "false"] += 1
     if lo <= hi:
         report.numeric_range = (lo, hi)
-    report.cpu_seconds = time.perf_counter() - began
+    report.work_seconds = time.perf_counter() - began
+    report.cpu_seconds = time.process_time() - began_cpu
     return report
 
 
