@@ -163,7 +163,8 @@ def distinct_mistakes(qtype, params, answer, *, need: int, seed, form: str = "mc
 
 
 def build_true_false(qtype, params, answer, rng, *, seed) -> tuple[str, tuple[Choice, ...]]:
-    """A statement claiming either the right value or one named mistake, 50/50 over seeds."""
+    """A statement claiming either the right value or a wrong one (one of up to three distinct
+    mistakes: named first, then fallbacks), 50/50 over seeds."""
     correct, picked = distinct_mistakes(qtype, params, answer, need=1, seed=seed, form="tf")
     if rng.random() < 0.5:
         return correct, (Choice("T", "True", None), Choice("F", "False", "rejected_true_claim"))
@@ -174,7 +175,8 @@ def build_true_false(qtype, params, answer, rng, *, seed) -> tuple[str, tuple[Ch
 
 
 def build_choices(qtype, params, answer, rng, *, seed) -> tuple[Choice, ...]:
-    """Correct option plus distinct named mistakes; the correct position is uniform over seeds."""
+    """Correct option plus distinct mistakes (named first, then fallbacks); the correct position
+    is uniform over seeds."""
     n = qtype.n_choices
     correct, picked = distinct_mistakes(qtype, params, answer, need=n - 1, seed=seed, form="mc")
     order = rng.permutation(n - 1)
