@@ -42,6 +42,7 @@ from examforge.calibration import (
     parse_measurements,
 )
 from examforge.errors import ExamforgeError, InputError, LatexError
+from examforge.leaks import Leak, find_leaks
 from examforge.csvsafe import csv_text
 from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts, write_graders
 from examforge.renderers.compile import (
@@ -64,9 +65,8 @@ from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.roster import MAX_ROSTER_BYTES, Student, load_roster
 from examforge.safeinput import parse_yaml, read_input
-from examforge.seeding import variant_rngs
 from examforge.spec import MAX_SPEC_BYTES, ExamSpec, load_spec
-from examforge.variant import draw, make_variant, validate_params
+from examforge.variant import draw_in_build
 
 OUTPUTS = ("students", "keys", "print", "gradescope", "graders", "tex", "manifest.csv", "answers.csv", "manifest.json")
 CACHE_DIR = ".examforge-cache"
@@ -94,6 +94,7 @@ class StudentBuild:
     pages: dict[str, int] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
     points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+    leaks: list[Leak] = field(default_factory=list)  # one question showing another's answer
 
 
 def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
@@ -114,13 +115,10 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
         overrides = fairness.slot_overrides(q, qtype, spec.seed, slot)
         for attempt in range(fairness.MAX_REDRAWS):
             seed = fairness.redraw_seed(spec.seed, student.id, slot, attempt)
-            if q.params is not None:
-                params = validate_params(qtype, q.params, where=spec_path)
-                variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
-                break  # fixed params: the instructor asked for exactly this
-            variant = draw(qtype, seed, form=form, overrides=overrides, ranges=q.ranges, where=where)
-            if not fairness.repeats(variant, seen_questions, seen_answers):
-                break
+            variant = draw_in_build(qtype, seed, context=f"student draw of slot {slot} for {student.id}", form=form,
+                                    params=q.params, overrides=overrides, ranges=q.ranges, where=where)
+            if q.params is not None or not fairness.repeats(variant, seen_questions, seen_answers):
+                break  # (fixed params: the instructor asked for exactly this)
         else:
             raise fairness.give_up(q, slot, student.id)
         seen_questions.add(fairness.signature(variant))
@@ -129,6 +127,20 @@ def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
             seen_answers.add(text)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
+
+
+LEAK_LINES = 20  # warning lines about answer leaks at most; the manifest records every one
+
+
+def report_leaks(builds: list[StudentBuild], warn: Callable[[str], None]) -> list[dict]:
+    """A warning line per answer leak (examforge.leaks), and the records for the manifest."""
+    records = [{"student": b.student.id, **leak.to_json()} for b in builds for leak in b.leaks]
+    for r in records[:LEAK_LINES]:
+        warn(f"examforge: warning: student {r['student']}: question {r['question']} shows the answer "
+             f"of question {r['shows_answer_of']} ({r['text']})")
+    if len(records) > LEAK_LINES:
+        warn(f"examforge: warning: ... and {len(records) - LEAK_LINES} more answer leaks (manifest.json, answer_leaks)")
+    return records
 
 
 def exam_code(spec_path: Path | bytes) -> str:
@@ -146,9 +158,11 @@ def build(
     progress: Progress | None = None,
     chunk_size: int = MAX_CHUNK,
     print_keys: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     spec_path, roster_path, out_dir = Path(spec_path), Path(roster_path), Path(out_dir)
     progress = progress or (lambda *_: None)
+    warn = warn or (lambda line: print(line, file=sys.stderr))
     spec_bytes = read_input(spec_path, what="spec", limit=MAX_SPEC_BYTES)  # each input is read once
     roster_bytes = read_input(roster_path, what="roster", limit=MAX_ROSTER_BYTES)
     check_out_dir(out_dir)
@@ -170,10 +184,10 @@ def build(
         spec, students = parsed or (load_spec(spec_path, spec_bytes), load_roster(roster_path, roster_bytes))
         return _build(spec, spec_path, spec_bytes, students, out_dir, inputs,
                       jobs=max(1, jobs or os.cpu_count() or 1), progress=progress, chunk_size=chunk_size,
-                      print_keys=print_keys)
+                      print_keys=print_keys, warn=warn)
 
 
-def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, progress, chunk_size, print_keys):
+def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, progress, chunk_size, print_keys, warn):
     """Make, verify and publish a build, holding DIR's lock."""
     code = exam_code(spec_bytes)
     cache_dir = out_dir / CACHE_DIR
@@ -207,6 +221,7 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
             sheet = graders.result()  # the grader sheets, typeset beside the last LaTeX runs
             _write_csvs(spec, builds, staging, rows)
             manifest = _manifest(spec, spec_path, spec_bytes, layout, builds, code)
+            manifest["answer_leaks"] = report_leaks(builds, warn)
             (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
             shutil.rmtree(work, ignore_errors=True)
             digest = _verify_unless_verified(staging, cache_dir, progress, jobs)
@@ -273,8 +288,9 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     for c_index, chunk in enumerate(chunks):
         chunk_builds = []
         for s in chunk:
-            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path),
-                                                             members=members[drawn])))
+            b = StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path), members=members[drawn]))
+            b.leaks = find_leaks([(dq.slot, dq.variant) for dq in b.questions])
+            chunk_builds.append(b)
             drawn += 1
             progress("drawing", drawn, len(students))
         builds += chunk_builds
