@@ -20,7 +20,8 @@ from examforge.errors import GenerationError
 from examforge.question import generic_fallbacks
 from examforge.variant import GENERIC_LIMIT, DistractorError, _norm, draw
 
-CHOICE_TYPES = [t for t in registry.all_types() if {"mc", "tf"} & set(t.forms)]
+# authored questions bring their own options (examforge.authored); these are the computed types
+CHOICE_TYPES = [t for t in registry.all_types() if {"mc", "tf"} & set(t.forms) and not getattr(t, "authored", False)]
 PAIRS = [(t, f) for t in CHOICE_TYPES for f in t.forms if f in ("mc", "tf")]
 NEED = {"mc": lambda t: t.n_choices - 1, "tf": lambda t: 3}  # a false claim picks among up to 3
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
