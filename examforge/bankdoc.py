@@ -15,10 +15,6 @@ from examforge.renderers.text import latex_to_text
 from examforge.variant import draw, make_variant
 
 
-def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.splitlines())
-
-
 def render_bank_doc() -> str:
     types = registry.all_types()
     by_topic: dict[str, list] = defaultdict(list)

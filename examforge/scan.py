@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from examforge.errors import ExamforgeError, InputError
+from examforge.errors import InputError
 
 DPI = 200  # PDF pages are rasterised at this resolution
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -52,10 +52,6 @@ SMUDGE_MEAN = 0.12  # grey without ink (an erased mark): flagged
 RULE_PT = 0.8  # the frame rule of answer boxes (examforge.layout.BOX_RULE_PT)
 
 Progress = Callable[[str, int, int], None]
-
-
-class ScanError(ExamforgeError):
-    """The build or the scan cannot be read."""
 
 
 # -- inputs ------------------------------------------------------------------------------------------

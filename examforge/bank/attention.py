@@ -34,10 +34,6 @@ def num_tex(v: float) -> Latex:
     return fmt(float(v))
 
 
-def num_text(v: float) -> str:
-    return str(num_tex(v))
-
-
 def mat_tex(rows) -> Latex:
     body = r" \\ ".join(" & ".join(num_tex(v) for v in row) for row in rows)
     return Latex(rf"\begin{{bmatrix}} {body} \end{{bmatrix}}")

@@ -127,8 +127,6 @@ class ShapeTraceParams(ParamsModel):
                         f"{h}x{w} input ({h}+2*{pad}-{layer.kernel} < 0), the output would be {nh}x{nw}"
                     )
                 h, w = nh, nw
-                if layer.type == "conv":
-                    c = layer.out_channels
         if not any(layer.type == "linear" for layer in self.layers):
             raise ValueError("the network needs a flatten followed by at least one linear layer")
         return self

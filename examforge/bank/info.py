@@ -44,10 +44,6 @@ def log2_hints(ratios: Iterable[Fraction]) -> list[tuple[int, float]]:
     return [(q, round(math.log2(q), 4)) for q in sorted(primes)]
 
 
-def _is_dyadic(r: Fraction) -> bool:
-    return r == 0 or (r.numerator == 1 and r.denominator & (r.denominator - 1) == 0)
-
-
 class EntropyParams(ParamsModel):
     probs: tuple[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...]
 

@@ -53,11 +53,6 @@ def bayes_posterior(prior: Sequence[float], likelihood: Sequence[float]) -> Baye
 # -- normal tails (central limit theorem) -------------------------------------------------------
 
 
-def standard_normal_cdf(z: float) -> float:
-    with torch.no_grad():
-        return float(Normal(_t(0.0), _t(1.0)).cdf(_t(z)))
-
-
 @dataclass(frozen=True)
 class MeanTail:
     std: float  # sqrt(variance)
@@ -166,13 +161,6 @@ def entropy_terms_bits(probs: Sequence[float]) -> list[float]:
     with torch.no_grad():
         p = _t(probs)
         return [_clean(v) for v in -(torch.special.xlogy(p, p)) / math.log(2.0)]
-
-
-def counts_entropy_bits(counts: Sequence[int]) -> float:
-    """Entropy in bits of the empirical distribution of class counts."""
-    with torch.no_grad():
-        c = _t([float(v) for v in counts])
-        return entropy_bits((c / c.sum()).tolist())
 
 
 # -- estimation by maximisation ----------------------------------------------------------------------
