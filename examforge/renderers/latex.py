@@ -81,6 +81,12 @@ def _fmt_float(x: float, digits: int) -> Latex:
     return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
 
 
+def num(x: Any) -> Latex:
+    """A number as `fmt` prints it, in parentheses when negative: an operand in a worked
+    product or sum (`3 \\times (-0.5)`)."""
+    return Latex(f"({fmt(x)})") if x < 0 else fmt(x)
+
+
 def frac(x: float, max_den: int = 12) -> Latex:
     """A number as a fraction when it is one with a small denominator (1/7), else a decimal."""
     f = Fraction(x).limit_denominator(max_den)
@@ -161,6 +167,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         fmt=fmt,
+        num=num,
         frac=frac,
         matrix=matrix,
         shape=shape,
