@@ -266,12 +266,6 @@ class SelfAttentionRanges(RangesModel):
     max_tokens: Annotated[int, Field(ge=2, le=MAX_TOKENS)] = 7
     max_weight: Annotated[int, Field(ge=1, le=5)] = 3  # projection entries for argmax variants
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
-        return self
-
 
 _LETTERS = "ABCDE"
 _SA_TRIES = 300
@@ -490,10 +484,6 @@ class MultiheadRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_d_model > self.max_d_model:
-            raise ValueError(f"min_d_model {self.min_d_model} is larger than max_d_model {self.max_d_model}")
-        if self.min_seq_len > self.max_seq_len:
-            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
         if not [d for d in _D_MODELS if self.min_d_model <= d <= self.max_d_model]:
             raise ValueError(f"no model width in {_D_MODELS} lies in [{self.min_d_model}, {self.max_d_model}]")
         return self

@@ -47,7 +47,6 @@ class ScoreVarianceRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_dk, self.max_dk, "dk")
         if not any(self.min_dk <= d <= self.max_dk for d in _DIMS):
             raise ValueError(f"no d_k in [{self.min_dk}, {self.max_dk}]; choose from {_DIMS}")
         return self

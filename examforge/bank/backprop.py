@@ -159,11 +159,7 @@ class TwoNeuronRanges(RangesModel):
     max_dead: Annotated[int, Field(ge=0, le=1)] = 1
 
     @model_validator(mode="after")
-    def _ordered_and_drawable(self):
-        for name in ("weight", "input", "lr", "dead"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
+    def _drawable(self):
         for name, values in (("weight", _W_MAG), ("input", tuple(abs(v) for v in _X)), ("lr", _LR)):
             lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
             if not any(lo <= v <= hi for v in values):

@@ -126,12 +126,6 @@ class LinearResidualRanges(RangesModel):
     min_outputs: Annotated[int, Field(ge=1, le=MAX_DIM)] = 1  # rows of V
     max_outputs: Annotated[int, Field(ge=1, le=MAX_DIM)] = 2
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_dim, self.max_dim, "dim")
-        ordered_range(self.min_outputs, self.max_outputs, "outputs")
-        return self
-
 
 class LinearResidualAnswer(AnswerModel):
     kind: Kind

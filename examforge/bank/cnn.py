@@ -213,12 +213,6 @@ class ShapeTraceRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_side > self.max_side:
-            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
-        if self.min_final_side > self.max_final_side:
-            raise ValueError(
-                f"min_final_side {self.min_final_side} is larger than max_final_side {self.max_final_side}"
-            )
         if not any(_architectures(*self.bounds)):
             raise ValueError(
                 f"no two-block network maps an input side in {self.min_side}..{self.max_side} "

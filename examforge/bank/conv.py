@@ -52,8 +52,6 @@ class OutputShapeRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_size > self.max_size:
-            raise ValueError(f"min_size {self.min_size} is larger than max_size {self.max_size}")
         if self.max_kernel > self.min_size:
             raise ValueError(f"max_kernel {self.max_kernel} is larger than min_size {self.min_size}")
         return self
@@ -323,10 +321,6 @@ class ForwardValuesRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        for low, high in (("min_kernel", "max_kernel"), ("min_side", "max_side"),
-                          ("min_entry", "max_entry"), ("min_weight", "max_weight")):
-            if getattr(self, low) > getattr(self, high):
-                raise ValueError(f"{low} {getattr(self, low)} is larger than {high} {getattr(self, high)}")
         if self.min_weight == self.max_weight == 0:
             raise ValueError("min_weight = max_weight = 0 gives all-zero kernels")
         if self.min_entry == self.max_entry == 0:

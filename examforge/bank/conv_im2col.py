@@ -62,8 +62,6 @@ class Im2colRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_side > self.max_side:
-            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
         if self.max_kernel >= self.max_side:
             raise ValueError(f"max_kernel {self.max_kernel} leaves no room in inputs of side at most {self.max_side}")
         return self

@@ -78,8 +78,6 @@ class ReceptiveFieldRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
         if self.max_stride == 1 and self.max_dilation == 1:
             raise ValueError(
                 "max_stride 1 with max_dilation 1 makes every receptive field a plain sum of kernel sizes"
@@ -238,10 +236,6 @@ class StackedRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
-        if self.min_channels > self.max_channels:
-            raise ValueError(f"min_channels {self.min_channels} is larger than max_channels {self.max_channels}")
         if self.max_big_kernel <= 2:
             raise ValueError(f"max_big_kernel {self.max_big_kernel} leaves no kernel larger than 2x2")
         return self

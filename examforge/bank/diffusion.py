@@ -68,12 +68,6 @@ class DdpmRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 2
     max_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 3
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_steps, self.max_steps, "steps")
-        ordered_range(self.min_dim, self.max_dim, "dim")
-        return self
-
 
 class StepTrace(BaseModel):
     """One step of the chain: alpha_s, alpha-bar_s, and the mean coefficient and variance of x_s given x_0."""

@@ -46,11 +46,6 @@ class GaussianRanges(RangesModel):
     min_n: Annotated[int, Field(ge=3, le=10)] = 4
     max_n: Annotated[int, Field(ge=3, le=10)] = 8
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_n, self.max_n, "n")
-        return self
-
 
 class Deviation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -188,11 +183,6 @@ class BetaMapRanges(RangesModel):
     min_trials: Annotated[int, Field(ge=1, le=200)] = 3
     max_trials: Annotated[int, Field(ge=1, le=200)] = 20
     max_prior: Annotated[int, Field(ge=1, le=20)] = 6
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_trials, self.max_trials, "trials")
-        return self
 
 
 class BetaMapAnswer(AnswerModel):

@@ -73,11 +73,6 @@ class EntropyRanges(RangesModel):
     min_outcomes: Annotated[int, Field(ge=2, le=8)] = 2
     max_outcomes: Annotated[int, Field(ge=2, le=8)] = 6
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_outcomes, self.max_outcomes, "outcomes")
-        return self
-
 
 class EntropyTerm(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -44,11 +44,6 @@ class RankOneRanges(RangesModel):
     min_n: Annotated[int, Field(ge=2, le=12)] = 2
     max_n: Annotated[int, Field(ge=2, le=12)] = 8
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_n, self.max_n, "n")
-        return self
-
 
 class RankOneAnswer(AnswerModel):
     eigenvalues: tuple[float, ...]  # all n, decreasing

@@ -61,11 +61,6 @@ class PcaRanges(RangesModel):
     max_features: Annotated[int, Field(ge=2, le=MAX_COMPONENTS)] = 5
     max_singular: Annotated[int, Field(ge=MAX_COMPONENTS, le=100)] = 12
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_features, self.max_features, "features")
-        return self
-
 
 class PcaAnswer(AnswerModel):
     squares: tuple[float, ...]  # sigma_i^2

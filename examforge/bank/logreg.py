@@ -77,12 +77,6 @@ class LogRegRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=2, le=5)] = 3
     max_dim: Annotated[int, Field(ge=2, le=5)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_dim > self.max_dim:
-            raise ValueError(f"min_dim {self.min_dim} is larger than max_dim {self.max_dim}")
-        return self
-
 
 class LogRegAnswer(AnswerModel):
     z: float  # w . x

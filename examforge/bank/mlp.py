@@ -100,14 +100,6 @@ class TinyMLPRanges(RangesModel):
     min_inputs: Annotated[int, Field(ge=1, le=MAX_WIDTH)] = 2
     max_inputs: Annotated[int, Field(ge=1, le=MAX_WIDTH)] = 2
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        for name in ("layers", "width", "inputs"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
-        return self
-
 
 class LayerTrace(BaseModel):
     """One layer's numbers, forward and backward, so the worked solution can loop over layers."""

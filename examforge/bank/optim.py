@@ -79,14 +79,6 @@ class LRStabilityRanges(RangesModel):
     min_steps: Annotated[int, Field(ge=1, le=6)] = 2
     max_steps: Annotated[int, Field(ge=1, le=6)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_curvature > self.max_curvature:
-            raise ValueError(f"min_curvature {self.min_curvature} is larger than max_curvature {self.max_curvature}")
-        if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps {self.min_steps} is larger than max_steps {self.max_steps}")
-        return self
-
 
 class LRStabilityAnswer(AnswerModel):
     eta_a: float  # eta * a

@@ -24,8 +24,6 @@ MAX_INPUT_SIDE = 8
 MAX_OUTPUT_SIDE = 4
 
 
-
-
 def _out(n: int, k: int, s: int) -> int:
     return (n - k) // s + 1
 
@@ -96,8 +94,6 @@ class PoolRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_kernel > self.max_kernel:
-            raise ValueError(f"min_kernel {self.min_kernel} is larger than max_kernel {self.max_kernel}")
         if self.max_entry - self.min_entry < 3:
             raise ValueError(
                 f"entries {self.min_entry}..{self.max_entry}: need at least 4 different values for distinct maxima"

@@ -70,8 +70,6 @@ class MomentsRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_trials, self.max_trials, "trials")
-        ordered_range(self.min_width, self.max_width, "width")
         if not self.widths():
             raise ValueError(f"no uniform width in [{self.min_width}, {self.max_width}]; "
                              f"widths are multiples of {_WIDTH_STEP}")

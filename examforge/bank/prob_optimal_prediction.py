@@ -83,9 +83,6 @@ class OptimalPredictionRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_length, self.max_length, "length")
-        ordered_range(self.min_values, self.max_values, "values")
-        ordered_range(self.min_width, self.max_width, "width")
         if not self.widths():
             raise ValueError(f"no interval width in [{self.min_width}, {self.max_width}]; choose from {_WIDTHS}")
         if self.min_values >= self.max_length:

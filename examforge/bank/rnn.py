@@ -70,12 +70,6 @@ class ScalarBPTTRanges(RangesModel):
     min_steps: Annotated[int, Field(ge=2, le=4)] = 2
     max_steps: Annotated[int, Field(ge=2, le=4)] = 3
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps {self.min_steps} is larger than max_steps {self.max_steps}")
-        return self
-
 
 class TimeStep(_Frozen):
     """One time step of the forward and backward pass, for the worked solution."""
@@ -320,14 +314,6 @@ class ParamCountRanges(RangesModel):
     max_hidden: Annotated[int, Field(ge=1, le=4096)] = 256
     min_layers: Annotated[int, Field(ge=1, le=4)] = 1
     max_layers: Annotated[int, Field(ge=1, le=4)] = 2
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        for name in ("input", "hidden", "layers"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
-        return self
 
 
 class LayerCount(_Frozen):

@@ -54,12 +54,6 @@ class ClassesRanges(RangesModel):
     min_classes: Annotated[int, Field(ge=2, le=5)] = 3
     max_classes: Annotated[int, Field(ge=2, le=5)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_classes > self.max_classes:
-            raise ValueError(f"min_classes {self.min_classes} is larger than max_classes {self.max_classes}")
-        return self
-
 
 # == softmax.temperature ========================================================================
 
@@ -85,14 +79,6 @@ class TemperatureParams(ParamsModel):
 class TemperatureRanges(ClassesRanges):
     min_temperature: Annotated[float, Field(gt=0, le=20)] = 0.5
     max_temperature: Annotated[float, Field(gt=0, le=20)] = 4.0
-
-    @model_validator(mode="after")
-    def _temperatures(self):
-        if self.min_temperature > self.max_temperature:
-            raise ValueError(
-                f"min_temperature {self.min_temperature} is larger than max_temperature {self.max_temperature}"
-            )
-        return self
 
 
 class TemperatureAnswer(AnswerModel):

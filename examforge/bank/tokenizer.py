@@ -131,10 +131,6 @@ class GreedyRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_vocab > self.max_vocab:
-            raise ValueError(f"min_vocab {self.min_vocab} is larger than max_vocab {self.max_vocab}")
-        if self.min_words > self.max_words:
-            raise ValueError(f"min_words {self.min_words} is larger than max_words {self.max_words}")
         counts = sorted({_word_count(t) for t in _TEMPLATES})
         if not any(self.min_words <= c <= self.max_words for c in counts):
             raise ValueError(

@@ -102,14 +102,6 @@ class KVCacheRanges(RangesModel):
     min_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 512
     max_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 32768
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
-        if self.min_seq_len > self.max_seq_len:
-            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
-        return self
-
 
 _LAYERS = (12, 16, 24, 28, 32, 40, 48, 60, 64, 80)
 _HEAD_CONFIGS = ((12, 64), (16, 64), (16, 128), (32, 128), (40, 128), (64, 128), (8, 128), (32, 64))
@@ -339,12 +331,6 @@ def _factors_latex(f) -> str:
 class ActivationRanges(RangesModel):
     min_factor: Annotated[int, Field(ge=2, le=10)] = 2
     max_factor: Annotated[int, Field(ge=2, le=10)] = 4
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_factor > self.max_factor:
-            raise ValueError(f"min_factor {self.min_factor} is larger than max_factor {self.max_factor}")
-        return self
 
 
 @register
@@ -838,8 +824,6 @@ class VisibilityRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
         if not [n for n in (4, 6, 8) if self.min_tokens <= n <= self.max_tokens]:
             raise ValueError(f"no even length 4, 6 or 8 lies in [{self.min_tokens}, {self.max_tokens}]")
         return self

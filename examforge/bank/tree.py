@@ -84,11 +84,6 @@ class InfoGainRanges(RangesModel):
     max_classes: Annotated[int, Field(ge=2, le=3)] = 3
     max_children: Annotated[int, Field(ge=2, le=3)] = 3
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_total, self.max_total, "total")
-        return self
-
 
 class NodeEntropy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
