@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import dot_product_score_moments
 
 Ask = Literal["variance", "scaled_variance", "scale"]

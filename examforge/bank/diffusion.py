@@ -15,10 +15,11 @@ from typing import Annotated, Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.diffusion import forward_marginal
 
 Ask = Literal["alpha_bar", "marginal", "x_t"]

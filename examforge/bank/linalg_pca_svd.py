@@ -15,11 +15,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.linalg import centred_data, pca_of_centred_data
 
 Ask = Literal["eigenvalues", "explained", "error"]

@@ -9,8 +9,8 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examforge.drawing import matrix_dims
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
-from examforge.bank.conv import _dims
 from examforge.registry import register
 from examforge.renderers.latex import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values
@@ -52,7 +52,7 @@ class PoolParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        h, w = _dims(self.input, "input")
+        h, w = matrix_dims(self.input, "input")
         k, s = self.kernel, self.stride
         if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
             raise ValueError(f"input is {h}x{w}; at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} keeps it hand-computable")
@@ -305,7 +305,7 @@ class MaxBackwardParams(PoolParams):
 
     @model_validator(mode="after")
     def _upstream_matches(self):
-        gh, gw = _dims(self.upstream, "upstream")
+        gh, gw = matrix_dims(self.upstream, "upstream")
         oh, ow = self.output_shape
         if (gh, gw) != (oh, ow):
             raise ValueError(f"upstream is {gh}x{gw} but the pooled output is {oh}x{ow}")

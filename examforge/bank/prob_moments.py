@@ -17,10 +17,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.expectation import distribution_moments
 
 Distribution = Literal["bernoulli", "binomial", "poisson", "uniform", "exponential"]

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, frac
+from examforge.solvers import clean
 from examforge.solvers import DTYPE
 from examforge.solvers.expectation import uniform_optimal_prediction
 
