@@ -15,10 +15,6 @@ from examforge.renderers.text import latex_to_text
 from examforge.variant import draw, make_variant
 
 
-def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.splitlines())
-
-
 def bank_types() -> tuple[list, list]:
     """The bank's computed types and its authored questions (not an instructor's folder's)."""
     computed = [t for t in registry.all_types() if registry.in_bank(t.id)]

@@ -436,11 +436,9 @@ def check(targets: tuple[str, ...], seeds: int, no_compile: bool) -> None:
 def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str, count: int | None) -> None:
     """Drill TOPIC (a type id, a topic such as conv, or everything) in the terminal. Missed
     types come back more often (history in the user data directory)."""
-    from examforge.drill import configure_torch
     from examforge.drill.history import History
     from examforge.drill.terminal import run as run_drill
 
-    configure_torch()
     with History() as history:
         run_drill(topic, seed=seed, form=form, difficulty=difficulty, count=count, history=history,
                   ask=input, say=click.echo)

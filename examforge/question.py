@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 FORMS = ("free", "mc", "tf", "multi")
 
@@ -37,9 +38,26 @@ class AnswerModel(BaseModel):
 
 class RangesModel(BaseModel):
     """Base for a type's difficulty ranges: keyword-only `min_*`/`max_*` fields with defaults.
-    Bad ranges are rejected when validated, with a message naming the values."""
+    Bad ranges are rejected when validated, with a message naming the values: every `min_x`
+    that has a `max_x` must be at most it ("min_n 5 is larger than max_n 3"), checked here
+    before a subclass's own validators run, so those may assume ordered pairs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _ordered_pairs(self):
+        for low, high in range_pairs(type(self)):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} is larger than {high} {getattr(self, high)}")
+        return self
+
+
+@lru_cache(maxsize=None)
+def range_pairs(ranges: type[RangesModel]) -> tuple[tuple[str, str], ...]:
+    """The (`min_x`, `max_x`) field pairs of a Ranges class, in field order."""
+    fields = ranges.model_fields
+    return tuple((name, "max_" + name[4:]) for name in fields
+                 if name.startswith("min_") and "max_" + name[4:] in fields)
 
 
 class QuestionType:

@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import dot_product_score_moments
 
 Ask = Literal["variance", "scaled_variance", "scale"]
@@ -47,7 +48,6 @@ class ScoreVarianceRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_dk, self.max_dk, "dk")
         if not any(self.min_dk <= d <= self.max_dk for d in _DIMS):
             raise ValueError(f"no d_k in [{self.min_dk}, {self.max_dk}]; choose from {_DIMS}")
         return self

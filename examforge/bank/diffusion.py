@@ -15,10 +15,11 @@ from typing import Annotated, Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.diffusion import forward_marginal
 
 Ask = Literal["alpha_bar", "marginal", "x_t"]
@@ -67,12 +68,6 @@ class DdpmRanges(RangesModel):
     max_steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 4
     min_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 2
     max_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 3
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_steps, self.max_steps, "steps")
-        ordered_range(self.min_dim, self.max_dim, "dim")
-        return self
 
 
 class StepTrace(BaseModel):

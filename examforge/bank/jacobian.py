@@ -51,12 +51,6 @@ class MatmulRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=1, le=6)] = 2
     max_dim: Annotated[int, Field(ge=1, le=6)] = 6
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_dim > self.max_dim:
-            raise ValueError(f"min_dim {self.min_dim} is larger than max_dim {self.max_dim}")
-        return self
-
 
 Cell = tuple[int, int]
 

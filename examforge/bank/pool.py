@@ -9,8 +9,8 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examforge.drawing import matrix_dims
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
-from examforge.bank.conv import _dims
 from examforge.registry import register
 from examforge.renderers.latex import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values
@@ -22,8 +22,6 @@ Cell = tuple[int, int]
 
 MAX_INPUT_SIDE = 8
 MAX_OUTPUT_SIDE = 4
-
-
 
 
 def _out(n: int, k: int, s: int) -> int:
@@ -54,7 +52,7 @@ class PoolParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        h, w = _dims(self.input, "input")
+        h, w = matrix_dims(self.input, "input")
         k, s = self.kernel, self.stride
         if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
             raise ValueError(f"input is {h}x{w}; at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} keeps it hand-computable")
@@ -96,8 +94,6 @@ class PoolRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_kernel > self.max_kernel:
-            raise ValueError(f"min_kernel {self.min_kernel} is larger than max_kernel {self.max_kernel}")
         if self.max_entry - self.min_entry < 3:
             raise ValueError(
                 f"entries {self.min_entry}..{self.max_entry}: need at least 4 different values for distinct maxima"
@@ -309,7 +305,7 @@ class MaxBackwardParams(PoolParams):
 
     @model_validator(mode="after")
     def _upstream_matches(self):
-        gh, gw = _dims(self.upstream, "upstream")
+        gh, gw = matrix_dims(self.upstream, "upstream")
         oh, ow = self.output_shape
         if (gh, gw) != (oh, ow):
             raise ValueError(f"upstream is {gh}x{gw} but the pooled output is {oh}x{ow}")

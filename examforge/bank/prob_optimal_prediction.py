@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, frac
+from examforge.solvers import clean
 from examforge.solvers import DTYPE
 from examforge.solvers.expectation import uniform_optimal_prediction
 
@@ -83,9 +84,6 @@ class OptimalPredictionRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_length, self.max_length, "length")
-        ordered_range(self.min_values, self.max_values, "values")
-        ordered_range(self.min_width, self.max_width, "width")
         if not self.widths():
             raise ValueError(f"no interval width in [{self.min_width}, {self.max_width}]; choose from {_WIDTHS}")
         if self.min_values >= self.max_length:

@@ -12,13 +12,14 @@ from typing import Annotated, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, matrix_dims
 from examforge.bank.attention import (
-    FloatMatrix, Matrix, Symbol, check_symbol, dims, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
+    FloatMatrix, Matrix, Symbol, check_symbol, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import class_distribution, decoder_loss, visible_inputs
 from examforge.solvers.transformer import block_activations, kv_cache
 
@@ -101,14 +102,6 @@ class KVCacheRanges(RangesModel):
     max_batch: Annotated[int, Field(ge=1, le=1024)] = 16
     min_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 512
     max_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 32768
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
-        if self.min_seq_len > self.max_seq_len:
-            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
-        return self
 
 
 _LAYERS = (12, 16, 24, 28, 32, 40, 48, 60, 64, 80)
@@ -336,12 +329,6 @@ class ActivationRanges(RangesModel):
     min_factor: Annotated[int, Field(ge=2, le=10)] = 2
     max_factor: Annotated[int, Field(ge=2, le=10)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_factor > self.max_factor:
-            raise ValueError(f"min_factor {self.min_factor} is larger than max_factor {self.max_factor}")
-        return self
-
 
 @register
 class ActivationMemory(QuestionType):
@@ -437,18 +424,18 @@ class DecoderLossParams(ParamsModel):
             raise ValueError(f"vocab {list(self.vocab)} repeats a symbol")
         if START not in self.vocab:
             raise ValueError(f"vocab must contain {START}")
-        rows, d = dims(self.E, "E")
+        rows, d = matrix_dims(self.E, "E")
         if rows != len(self.vocab):
             raise ValueError(f"E has {rows} rows but the vocabulary has {len(self.vocab)} symbols")
         for name in ("W_q", "W_k", "W_v"):
-            r, c = dims(getattr(self, name), name)
+            r, c = matrix_dims(getattr(self, name), name)
             if r != d:
                 raise ValueError(f"{name} has {r} rows but the embedding dimension is {d}")
             if c > 4:
                 raise ValueError(f"{name} has {c} columns; at most 4 is allowed")
         if len(self.W_q[0]) != len(self.W_k[0]):
             raise ValueError("W_q and W_k must have the same number of columns")
-        r, c = dims(self.W_o, "W_o")
+        r, c = matrix_dims(self.W_o, "W_o")
         if r != len(self.W_v[0]) or c != d:
             raise ValueError(f"W_o is {r}x{c} but must be {len(self.W_v[0])}x{d} (d_v x d)")
         unknown = [s for s in self.sequence if s not in self.vocab]
@@ -542,10 +529,6 @@ def _tup(rows) -> tuple:
     return tuple(tuple(r) for r in rows)
 
 
-def _r12(v) -> float:
-    return round(float(v), 12) + 0.0
-
-
 def _decoder_torch(p: DecoderLossParams) -> DecoderLossAnswer:
     scored = p.scored
     res = decoder_loss(p.E, p.W_q, p.W_k, p.W_v, p.W_o, p.ids, rows=[r for r, _ in scored],
@@ -579,14 +562,14 @@ def _decoder_reference(
         target = p.ids[t]
         nll = (math.log(sum(math.exp(z) for z in L[r])) - L[r][target]) / math.log(log_base)
         total += nll
-        rows.append(ScoredRow(row=r + 1, target=p.sequence[t], logits=tuple(_r12(z) for z in L[r]),
-                              prob=_r12(math.exp(-nll * math.log(log_base))), nll=_r12(nll)))
+        rows.append(ScoredRow(row=r + 1, target=p.sequence[t], logits=tuple(clean(z) for z in L[r]),
+                              prob=clean(math.exp(-nll * math.log(log_base))), nll=clean(nll)))
     if reduction == "mean":
         total /= len(scored)
-    clean = lambda m: _tup([[_r12(v) for v in row] for row in m])  # noqa: E731
+    rounded = lambda m: _tup(clean(np.asarray(m).tolist()))  # noqa: E731
     return DecoderLossAnswer(
-        loss=_r12(total), attention=clean(P), X=clean(X), Q=clean(Q), K=clean(K), V=clean(V), scores=clean(S),
-        Z=clean(Z), R=clean(R), logits=clean(L), rows=tuple(rows),
+        loss=clean(total), attention=rounded(P), X=rounded(X), Q=rounded(Q), K=rounded(K), V=rounded(V),
+        scores=rounded(S), Z=rounded(Z), R=rounded(R), logits=rounded(L), rows=tuple(rows),
     )
 
 
@@ -595,14 +578,6 @@ class DecoderLossRanges(RangesModel):
     max_letters: Annotated[int, Field(ge=2, le=4)] = 4
     max_input: Annotated[int, Field(ge=2, le=4)] = 3  # input symbols before <START>
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_letters > self.max_letters:
-            raise ValueError(f"min_letters {self.min_letters} is larger than max_letters {self.max_letters}")
-        return self
-
-
-_DL_TRIES = 200
 
 
 @register
@@ -637,11 +612,8 @@ class TeacherForcingLoss(QuestionType):
     )
 
     def sample(self, rng: np.random.Generator, r: DecoderLossRanges) -> DecoderLossParams:
-        for _ in range(_DL_TRIES):
-            p = self._draw(rng, r)
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no non-degenerate example in {_DL_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, r), tries=200, type_id=self.id,
+                          what="non-degenerate example", ranges=r)
 
     def _draw(self, rng, r: DecoderLossRanges) -> DecoderLossParams | None:
         k = int(rng.integers(r.min_letters, r.max_letters + 1))
@@ -837,14 +809,11 @@ class VisibilityRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
         if not [n for n in (4, 6, 8) if self.min_tokens <= n <= self.max_tokens]:
             raise ValueError(f"no even length 4, 6 or 8 lies in [{self.min_tokens}, {self.max_tokens}]")
         return self
 
 
-_AV_TRIES = 300
 _MAX_COMPLETIONS = 8
 
 
@@ -873,11 +842,9 @@ class ArithmeticVisibility(QuestionType):
     # -- drawing ---------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, r: VisibilityRanges) -> VisibilityParams:
         lengths = [n for n in (4, 6, 8) if r.min_tokens <= n <= r.max_tokens]
-        for _ in range(_AV_TRIES):
-            p = self._draw(rng, int(rng.choice(lengths)))
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no suitable expression in {_AV_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, int(g.choice(lengths))), tries=300, type_id=self.id,
+                          what=f"expression with a permutation that matters or at most {_MAX_COMPLETIONS} "
+                          "completions", ranges=r)
 
     def _draw(self, rng, n: int) -> VisibilityParams | None:
         expressions = _enumerate([None] * n)
@@ -931,7 +898,7 @@ class ArithmeticVisibility(QuestionType):
             if v is not None and 0 <= v < CLASSES:
                 counts[v] += 1
                 total += 1
-        probs = [round(float(c / total), 12) + 0.0 for c in counts]
+        probs = [clean(c / total) for c in counts]
         return _visibility(p, visible, probs)
 
     # -- presentation --------------------------------------------------------------------------

@@ -10,11 +10,3 @@ and in the browser (`examforge serve`).
     web.py       the Starlette app: the page, static KaTeX and the JSON API
     server.py    `examforge serve`: the app under uvicorn, with request timeouts and size limits
 """
-
-
-def configure_torch() -> None:
-    """One intra-op thread: our tensors are tiny, and more threads only add overhead and
-    contention between concurrent requests (measured: 10x slower draws with 2 threads)."""
-    import torch
-
-    torch.set_num_threads(1)

@@ -55,7 +55,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examforge import __version__, registry
-from examforge.drill import answers, configure_torch, markup
+from examforge.drill import answers, markup
 from examforge.drill.exercise import (DIFFICULTIES, FORM_NAMES, Exercise, answer_kind, drill_forms, exercise,
                                      is_open)
 from examforge.drill.topics import subject_of, topic_name
@@ -420,7 +420,6 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app() -> Starlette:
-    configure_torch()
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from examforge import layout as L
 from examforge.plot import axis_picture
-from examforge.qr import best_mask, pdf_drawing, qr_matrix
+from examforge.qr import page_codes, pdf_drawing
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.latex import Latex, escape, render
 from examforge.renderers.scripts import Runs, UserText
@@ -68,10 +68,6 @@ def _points(value: float) -> str:
 
 def points_label(value: float) -> str:
     return f"{_points(value)} point" + ("" if value == 1 else "s")
-
-
-def qr_payload(exam_code: str, student_id: str, page: int, n_pages: int) -> str:
-    return f"EF|{exam_code}|{student_id}|{page}/{n_pages}"
 
 
 def geometry_context(layout: L.Layout) -> dict:
@@ -180,10 +176,8 @@ def _entry(e: Entry, layout: L.Layout, runs: Runs) -> dict:
     qr = []
     if layout.qr and student is not None and "exam" in e.kinds:
         size_bp = QR_SIZE_CM * 72 / 2.54  # PDF operators work in big points
-        texts = [qr_payload(e.exam_code, student.id, page, layout.n_pages) for page in range(1, layout.n_pages + 1)]
-        mask = best_mask(texts[0])  # one student's codes differ in the page number only
-        for page, text in enumerate(texts, start=1):
-            qr.append((page, Latex(pdf_drawing(qr_matrix(text, mask=mask), size_bp))))
+        codes = page_codes(e.exam_code, student.id, layout.n_pages)
+        qr = [(page, Latex(pdf_drawing(code, size_bp))) for page, code in enumerate(codes, start=1)]
     return {
         "index": e.index,
         "id": student.id if student else "template",

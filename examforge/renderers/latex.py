@@ -13,25 +13,36 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
-from pylatex.utils import _latex_special_chars, escape_latex
-
-
-_LITERAL = {"'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}"}
 
 
 class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
 
 
-_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_latex_special_chars) + "".join(_LITERAL)) + "]|<<|>>|,,")
+# What each character special to LaTeX (or to its T1 fonts) becomes in escaped user text.
+_SPECIAL = {
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",  # the ASCII character, not an accent or a non-breaking space
+    "^": r"\textasciicircum{}",
+    "\xa0": "~",  # a non-breaking space stays one
+    "\n": " ",  # user text is one paragraph
+    "-": "{-}", "[": "{[}", "]": "{]}",  # no -- or --- dashes; no optional argument opened
+    # Straight quotes and backticks print as themselves, not as typographic quotes.
+    "'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+}
+_TABLE = str.maketrans(_SPECIAL)
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_SPECIAL)) + "]|<<|>>|,,")
 # T1 fonts turn << >> ,, into one glyph (guillemets, low quotes); `{}` between keeps them apart.
 # (-- --- and the quote ligatures `` '' !` ?` cannot form: - and the quotes are escaped one by one.)
 _LIGATURE = re.compile(r"([<>,])(?=\1)")
 
 
 def escape(text: Any) -> Latex:
-    """Escape user text so that it prints literally (pylatex's escaping, no newlines kept) and
-    reads back as written: no ligatures, ^ and ~ as the ASCII characters (not accents)."""
+    """User text as LaTeX that prints it literally and reads back as written (pdftotext): every
+    character of `_SPECIAL` replaced, one at a time, and `{}` between the characters of a T1
+    ligature. The one place text is escaped; the template environment calls it for every plain
+    string it prints."""
     return _escape(text if isinstance(text, str) else str(text))
 
 
@@ -39,11 +50,7 @@ def escape(text: Any) -> Latex:
 def _escape(text: str) -> Latex:
     if not _NEEDS_ESCAPE.search(text):  # most text has nothing to escape
         return Latex(text)
-    escaped = escape_latex(text).replace("\\newline%\n", " ").replace(r"\^{}", r"\textasciicircum{}")
-    # Straight quotes and backticks print as themselves, not as typographic quotes.
-    for char, glyph in _LITERAL.items():
-        escaped = escaped.replace(char, glyph)
-    return Latex(_LIGATURE.sub(r"\1{}", escaped))
+    return Latex(_LIGATURE.sub(r"\1{}", text.translate(_TABLE)))
 
 
 def fmt(x: Any, digits: int = 4) -> Latex:
@@ -72,6 +79,12 @@ def _fmt_float(x: float, digits: int) -> Latex:
     if float(r).is_integer():
         return Latex(str(int(r)))
     return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
+
+
+def num(x: Any) -> Latex:
+    """A number as `fmt` prints it, in parentheses when negative: an operand in a worked
+    product or sum (`3 \\times (-0.5)`)."""
+    return Latex(f"({fmt(x)})") if x < 0 else fmt(x)
 
 
 def frac(x: float, max_den: int = 12) -> Latex:
@@ -161,6 +174,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         fmt=fmt,
+        num=num,
         frac=frac,
         matrix=matrix,
         shape=shape,
