@@ -471,9 +471,10 @@ async function start() {
   types = r.data.types;
   sets = rs.ok ? rs.data.sets : [];
   const params = new URLSearchParams(location.search);
+  let missing = "";
   if (params.get("set")) {
     currentSet = sets.find((s) => s.name === params.get("set")) || null;
-    if (!currentSet) { status(`There is no drill set ${params.get("set")} on this server.`); params.delete("set"); }
+    if (!currentSet) { missing = `There is no drill set ${params.get("set")} on this server.`; params.delete("set"); }
   }
   fillSets(params);
   $("set-title").textContent = currentSet ? currentSet.title : "";
@@ -484,8 +485,8 @@ async function start() {
   if (wanted && types.some((t) => t.id === wanted)) $("type").value = wanted;
   fillForms($("type").value, params.get("form"));
   $("difficulty").value = params.get("difficulty") || (currentSet ? currentSet.difficulty : "medium");
-  if (wanted || (currentSet && params.get("seed"))) load(params, { push: false });
-  else load(query(null), { push: false });
+  const first = wanted || (currentSet && params.get("seed")) ? load(params, { push: false }) : load(query(null), { push: false });
+  if (missing) first.then(() => status(missing));
 
   $("type").addEventListener("change", () => { fillForms($("type").value); another(); });
   $("difficulty").addEventListener("change", another);
