@@ -19,8 +19,16 @@ def _indent(text: str) -> str:
     return "\n".join(("    " + line) if line.strip() else "" for line in text.splitlines())
 
 
+def bank_types() -> tuple[list, list]:
+    """The bank's computed types and its authored questions (not an instructor's folder's)."""
+    computed = [t for t in registry.all_types() if registry.in_bank(t.id)]
+    authored = [t for t in registry.all_types() if getattr(t, "authored", False)
+                and registry.origin(t.id).is_relative_to(registry.BANK)]
+    return computed, authored
+
+
 def render_bank_doc() -> str:
-    types = registry.all_types()
+    types, authored = bank_types()
     by_topic: dict[str, list] = defaultdict(list)
     for t in types:
         by_topic[t.topic].append(t)
@@ -69,6 +77,12 @@ def render_bank_doc() -> str:
                 out += ["", f"Note: {t.seed_comment.strip()}"]
             if t.seed_note.strip():
                 out += ["", f"**Where the seed's key is wrong:** {t.seed_note.strip()}"]
+    out += ["", "## Authored questions", "",
+            f"{len(authored)} conceptual and open questions written for the seed exams "
+            "(`examforge/bank/authored/`). Each student gets one variant of a question.", "",
+            "| id | form | variants | mirrors | what it asks |", "|---|---|---|---|---|"]
+    for t in authored:
+        out.append(f"| `{t.id}` | {t.kind} | {len(t.variants)} | {t.mirrors} | {t.summary} |")
     return "\n".join(out) + "\n"
 
 

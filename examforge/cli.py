@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -189,22 +192,65 @@ def _progress_bar(quiet: bool):
                     TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=False)
 
 
+_UNITS = {"drawing": "students", "compiling": "LaTeX runs", "splitting": "students", "verifying": "students"}
+
+
+class _LineProgress:
+    """Progress as plain lines on stderr, for logs, pipes and CI, where a bar shows nothing: each
+    LaTeX run, each tenth of the students of a stage, and the end of every stage, e.g.
+    `examforge: compiling 3/8 LaTeX runs (12.4s)`."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+        self.shown: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        tenth = 10 * done // max(1, total)
+        if stage == "compiling" or done >= total or self.shown.get(stage, -1) < tenth:
+            self.shown[stage] = tenth
+            count = f"{done}/{total} {_UNITS.get(stage, '')}".strip() if stage in _UNITS or total > 1 else ""
+            words = ["examforge:", stage, count, f"({time.monotonic() - self.start:.1f}s)"]
+            click.echo(" ".join(w for w in words if w), err=True)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A progress callback: a bar on a terminal, plain lines otherwise, nothing with --quiet."""
+    if quiet:
+        yield lambda *_: None
+    elif sys.stderr.isatty():
+        with _progress_bar(False) as bar:
+            yield _stage_progress(bar)
+    else:
+        yield _LineProgress()
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end a build the way Ctrl-C does: LaTeX runs killed, its work removed."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--roster", required=True, type=click.Path(path_type=Path), help="CSV with id, name, email.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel LaTeX runs (default: cores).")
 @click.option("--print-keys", is_flag=True, help="Also write print/keys.pdf (every key, roster order).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
 @QUESTIONS
 def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys: bool, quiet: bool) -> None:
     """Build every student's exam and solution key from SPEC into OUT, in one shared
     Gradescope-ready layout, then verify the result (exit 1 if it fails)."""
     from examforge.build import build as run_build
 
+    _stop_on_signals()
     stages: set[str] = set()
-    with _progress_bar(quiet) as bar:
-        show = _stage_progress(bar)
+    with _progress(quiet) as show:
 
         def progress(stage: str, done: int, total: int) -> None:
             stages.add(stage)
@@ -223,14 +269,14 @@ def build(spec: Path, roster: Path, out_dir: Path, jobs: int | None, print_keys:
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
 def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
     """Re-read every PDF of a build in OUT_DIR: same pages and boxes for everyone, each student
     named on page 1, no solutions in exams, keys matching answers.csv (exit 1 if not)."""
     from examforge.verify import verify as run_verify
 
-    with _progress_bar(quiet) as bar:
-        report = run_verify(out_dir, jobs=jobs, progress=_stage_progress(bar))
+    with _progress(quiet) as show:
+        report = run_verify(out_dir, jobs=jobs, progress=show)
     click.echo(report.summary())
 
 
@@ -242,7 +288,7 @@ def verify(out_dir: Path, jobs: int | None, quiet: bool) -> None:
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel readers (default: cores).")
 @click.option("--dpi", type=click.IntRange(100, 400), default=200, show_default=True,
               help="Resolution PDF pages are rasterised at.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (a bar on a terminal, plain lines otherwise).")
 def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | None, dpi: int, quiet: bool) -> None:
     """Read scanned pages (PDFs, PNG/JPEG images, or folders of them) back: identify every page by
     its QR code, whatever the order or orientation; write each student's pages in order
@@ -252,8 +298,8 @@ def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | N
     from examforge.scan import scan as run_scan
     from examforge.scan import summary
 
-    with _progress_bar(quiet) as bar:
-        report = run_scan(list(inputs), build_dir, out_dir, jobs=jobs, dpi=dpi, progress=_stage_progress(bar))
+    with _progress(quiet) as show:
+        report = run_scan(list(inputs), build_dir, out_dir, jobs=jobs, dpi=dpi, progress=show)
     for line in report.lines() + summary(report):
         click.echo(line)
     click.echo(f"wrote {out_dir}/: students/, scores.csv, items.csv, review.pdf, report.txt")
@@ -261,53 +307,76 @@ def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | N
 
 @main.command()
 @click.argument("type_ids", nargs=-1)
-@click.option("--seeds", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--seeds", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
 @click.option("--start", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True, help="First seed.")
 @click.option("--form", "forms", multiple=True, type=click.Choice(["free", "mc", "tf", "multi"]),
               help="Only these forms (default: every form a type offers).")
+@click.option("--draw-only", is_flag=True,
+              help="Draw, solve, build the options and check the reference, without rendering LaTeX (fast sweeps).")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes sharing the seeds (chunks of 2000).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--show", type=click.IntRange(0, 1000), default=5, show_default=True, help="Failures shown per type.")
 @QUESTIONS
-def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int) -> None:
-    """Run question types (default: all) over many seeds and report failures, timing,
-    the spread of answers, repeated questions and the balance of correct options."""
+def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], draw_only: bool, jobs: int,
+           fmt: str, show: int) -> None:
+    """Run question types (default: all) over many seeds and report failures (type, form, seed),
+    timing, the spread of answers, repeated questions and the balance of correct options. A line
+    on stderr as each type and form completes; exit 1 on any failure."""
+    import time
+
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from examforge.stress import balance_ok, run_stress
+    from examforge.stress import _one_thread, balance_ok, load_average, run_stress
 
     types = [registry.get(t) for t in type_ids] if type_ids else registry.all_types()
-    err_console = Console(stderr=True)
-    with Progress(TextColumn("[bold]stress"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=err_console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None,
-                             progress=lambda label, done, total: bar.update(task, completed=done, total=total, description=label))
-    failures = sum(len(r.failures) for r in reports)
+    _one_thread()
+    load_before = load_average()
+    began = time.perf_counter()
+    mode = "draw only" if draw_only else "full"
+    click.echo(f"stress: seeds {start}..{start + seeds - 1}, {mode}, {jobs} process(es), load {load_before}", err=True)
+
+    def finished(r, i: int, n: int) -> None:
+        fails = f", {r.failure_count} FAILED (first: seed {r.failures[0][0]})" if r.failure_count else ", 0 failures"
+        click.echo(f"stress: [{i}/{n}] {r.type_id} ({r.form}): {r.seeds} seeds{fails}, {r.work_seconds:.1f} s "
+                   f"({r.cpu_seconds:.1f} s CPU), {r.variants_per_second:.0f} variants/s per process, "
+                   f"{time.perf_counter() - began:.0f} s elapsed, load {load_average()}", err=True)
+
+    reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None, render=not draw_only,
+                         jobs=jobs, finished=finished)
+    wall = time.perf_counter() - began
+    load_after = load_average()
+    failures = sum(r.failure_count for r in reports)
+    total_variants = sum(r.seeds for r in reports)
+    cpu = sum(r.cpu_seconds for r in reports)
     if fmt == "json":
-        click.echo(json.dumps({"seeds": seeds, "start": start, "failures": failures,
+        click.echo(json.dumps({"seeds": seeds, "start": start, "mode": mode, "jobs": jobs, "failures": failures,
+                               "wall_seconds": round(wall, 1), "variants": total_variants,
+                               "variants_per_second": round(total_variants / wall, 1),
+                               "cpu_seconds": round(cpu, 1),
+                               "cpu_ms_per_variant": round(1000 * cpu / total_variants, 3),
+                               "load_before": load_before, "load_after": load_after,
                                "reports": [r.to_json() for r in reports]}, indent=2))
     else:
-        table = Table(title=f"examforge stress: seeds {start}..{start + seeds - 1}")
+        table = Table(title=f"examforge stress: seeds {start}..{start + seeds - 1} ({mode})")
         for column in ("type", "form", "ok", "fail", "ms/var", "p95 ms", "answers", "top share", "dup q", "balance"):
             table.add_column(column, justify="left" if column in ("type", "form", "balance") else "right")
         for r in reports:
-            top = r.answers.most_common(1)[0][1] / max(1, r.ok) if r.answers else 0
             balance = " ".join(f"{k}:{v}" for k, v in sorted(r.positions.items())) or "-"
             if not balance_ok(r):
                 balance = f"[red]{balance}[/red]"
-            table.add_row(r.type_id, r.form, str(r.ok), str(len(r.failures)) if not r.failures else f"[red]{len(r.failures)}[/red]",
-                          f"{r.ms_per_variant:.2f}", f"{r.p95_ms:.2f}", str(len(r.answers)), f"{top:.0%}",
-                          str(r.duplicate_questions), balance)
+            table.add_row(r.type_id, r.form, str(r.ok), f"[red]{r.failure_count}[/red]" if r.failure_count else "0",
+                          f"{r.ms_per_variant:.2f}", f"{r.p95_ms:.2f}", str(r.distinct_answers),
+                          f"{r.top_answer_share:.0%}", str(r.duplicate_questions), balance)
         Console(width=None if sys.stdout.isatty() else 160).print(table)
         for r in reports:
             for seed, message in r.failures[:show]:
                 click.echo(f"FAIL {r.type_id} ({r.form}) seed {seed}: {message}")
-        total_variants = sum(r.ok for r in reports)
-        total_s = sum(sum(r.seconds) for r in reports)
         click.echo(f"{len(reports)} type/form pairs, {total_variants} variants, {failures} failures, "
-                   f"{1000 * total_s / max(1, total_variants):.2f} ms per variant on average")
+                   f"{wall:.1f} s wall with {jobs} process(es), {total_variants / wall:.0f} variants/s, "
+                   f"{1000 * cpu / total_variants:.2f} ms CPU per variant; "
+                   f"load average {load_before} before, {load_after} after")
     if failures:
         sys.exit(1)
 

@@ -50,11 +50,17 @@ def describe_validation_error(err: ValidationError, *, where: str, prefix: str =
         reason = item.get("msg", "invalid")
         if item.get("type") == "missing":
             lines.append(f"{where}: field '{field}' is required but missing")
+        elif item.get("type") == "value_error" and isinstance(value, dict):
+            # a check across the fields of a whole question or part: its message names the values
+            lines.append(f"{where}: field '{field}': {reason.removeprefix('Value error, ')}")
         else:
-            lines.append(f"{where}: field '{field}': value {_short(value)}: {reason}")
+            lines.append(f"{where}: field '{field}': value {short(value)}: {reason}")
     return "\n".join(lines)
 
 
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
+def short(value, limit: int = 80, *, quote: bool = True) -> str:
+    """`value` for a message: its repr (control characters escaped, so what is shown is what is
+    there), or with quote=False its text; at most `limit` characters, with an ellipsis."""
+    text = repr(value) if quote else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+

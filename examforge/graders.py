@@ -12,14 +12,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import shutil
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+from examforge.csvsafe import csv_text
 from examforge.renderers.latex import Latex, escape
 from examforge.renderers.text import latex_to_text
 
@@ -28,6 +29,12 @@ ANSWER_FIELDS = ["student_id", "question", "part", "answer", "points", "form", "
 SHEET_FIELDS = ["question", "part", "points", "form", "student_id", "name", "roster_position", "name_position",
                 "answer", "choice", "wrong_options"]
 ROSTER_FIELDS = ["Full Name", "Email", "SID"]
+
+
+@lru_cache(maxsize=65536)
+def _text(latex: str) -> str:
+    """An answer as plain text; answers.csv and the sheets ask for the same answers."""
+    return latex_to_text(latex)
 
 
 def _points(value: float) -> str:
@@ -46,7 +53,7 @@ def question_parts(dq) -> list[dict]:
     if not answers:
         return []
     return [
-        {"label": p.label, "points": p.points, "asks": asks, "answer": latex, "text": latex_to_text(latex)}
+        {"label": p.label, "points": p.points, "asks": asks, "answer": latex, "text": _text(latex)}
         for p, asks, latex in zip(dq.spec.parts, v.qtype.part_labels, answers)
     ]
 
@@ -78,7 +85,7 @@ def answer_rows(spec, builds) -> list[dict]:
                                  "key_texts": json.dumps([f"({p['label']}) [{_points_label(p['points'])}] "
                                                           f"Answer: {p['text']}"], ensure_ascii=False)})
                 continue
-            rows.append({**common, "part": "", "answer": latex_to_text(v.qtype.answer_latex(v.answer)),
+            rows.append({**common, "part": "", "answer": _text(v.qtype.answer_latex(v.answer)),
                          "points": dq.spec.points_label, "choice": correct_choice(v) if v.choices else "",
                          "key_texts": json.dumps(v.qtype.key_texts(v.answer), ensure_ascii=False)})
     return [{k: r[k] for k in ANSWER_FIELDS} for r in rows]
@@ -125,7 +132,7 @@ def _entry(dq, part: str) -> dict:
         return {"latex": Latex(p["answer"]), "text": p["text"], "choice": "", "wrong": []}
     latex = v.qtype.answer_latex(v.answer)
     wrong = [(c.letter, c.mistake) for c in v.choices if c.mistake is not None]
-    return {"latex": Latex(latex), "text": latex_to_text(latex), "choice": correct_choice(v) if v.choices else "",
+    return {"latex": Latex(latex), "text": _text(latex), "choice": correct_choice(v) if v.choices else "",
             "wrong": wrong}
 
 
@@ -137,6 +144,7 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
     sections, csv_rows = [], []
     by_name = sorted(range(len(builds)), key=lambda i: name_order_key(builds[i].student.name, builds[i].student.id))
     name_position = {i: k + 1 for k, i in enumerate(by_name)}
+    names = [sheet_name(b.student.name) for b in builds]
     for item in _items(spec, builds):
         entries = []
         for i, b in enumerate(builds):
@@ -154,7 +162,7 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
                     r"\ {\color{gray}" + escape(letter) + ":}" + str(mistakes[name]) for letter, name in e["wrong"]))
             else:
                 answer = e["latex"]
-            rows.append({"position": i + 1, "name": sheet_name(b.student.name), "id": b.student.id, "answer": answer,
+            rows.append({"position": i + 1, "name": names[i], "id": b.student.id, "answer": answer,
                          "width": len(b.student.name) + len(b.student.id) + len(e["text"] if not e["choice"] else "")
                          + 4 * len(e["wrong"]) + 6})
             csv_rows.append({
@@ -166,7 +174,8 @@ def sheet_data(spec, builds) -> tuple[list[dict], list[dict], list[int]]:
         widest = max(r["width"] for r in rows)
         columns = 3 if widest <= 44 else 2 if widest <= 70 else 1
         heading = f"Question {item.number}" + (f"({item.part})" if item.part else "")
-        about = [_points_label(item.points), FORM_NAMES.get(item.form, item.form), item.generator]
+        generators = sorted({b.questions[item.number - 1].variant.qtype.id for b in builds})  # a pool may mix types
+        about = [_points_label(item.points), FORM_NAMES.get(item.form, item.form), *generators]
         if item.part:
             asks = next(p["asks"] for p in question_parts(builds[0].questions[item.number - 1]) if p["label"] == item.part)
             about.append(f"part ({item.part}) asks for {asks}")
@@ -206,17 +215,13 @@ def grader_sheet_tex(spec, builds) -> tuple[str, list[dict]]:
          "note": "Students in roster order, as print/exams.pdf has them.",
          "rows": [s["rows"] for s in sections]},
     ]
-    tex = render("graders.tex.j2", title=spec.title, paper="a4paper" if spec.layout.paper == "a4" else "letterpaper",
+    tex = render("graders.tex.j2", title=sheet_name(spec.title), paper="a4paper" if spec.layout.paper == "a4" else "letterpaper",
                  orders=orders, sections=sections)
     return tex, csv_rows
 
 
 def _csv_text(rows: list[dict], fields: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows, fields)  # spreadsheet-safe cells (examforge.csvsafe)
 
 
 def gradescope_roster(builds) -> str:
@@ -226,24 +231,24 @@ def gradescope_roster(builds) -> str:
                      ROSTER_FIELDS)
 
 
-def typeset_sheet(tex: str, target: Path) -> None:
-    """Compile the sheet with the project's pdflatex runner and move the PDF to `target`."""
-    import os
-
-    from examforge.renderers.compile import run_pdflatex
+def typeset_sheet(tex: str, target: Path, cache_dir: Path | None = None) -> str:
+    """Compile the sheet with the project's pdflatex runner (through its content-addressed cache,
+    so an unchanged sheet is not compiled again) and copy the PDF to `target`. Returns the name
+    of the cached run."""
+    from examforge.renderers.compile import compile_cached
 
     with tempfile.TemporaryDirectory(prefix="examforge-sheet-") as tmp:
-        path = Path(tmp) / "by-question.tex"
-        path.write_text(tex, encoding="utf-8")
-        pdf = run_pdflatex(path, rerun=False)
-        os.replace(pdf, target)
+        compiled = compile_cached(tex, Path(tmp), "by-question", cache_dir)
+        shutil.copyfile(compiled.pdf, target)
+        return compiled.pdf.stem
 
 
-def write_graders(spec, builds, out: Path) -> None:
-    """graders/by-question.pdf and answers-by-question.csv, and gradescope/roster.csv, into `out`."""
+def write_graders(spec, builds, out: Path, cache_dir: Path | None = None) -> str:
+    """graders/by-question.pdf and answers-by-question.csv, and gradescope/roster.csv, into `out`.
+    Returns the name of the sheet's cached LaTeX run."""
     (out / "graders").mkdir(exist_ok=True)
     (out / "gradescope").mkdir(exist_ok=True)
     (out / "gradescope" / "roster.csv").write_text(gradescope_roster(builds), encoding="utf-8")
     tex, rows = grader_sheet_tex(spec, builds)
     (out / "graders" / "answers-by-question.csv").write_text(_csv_text(rows, SHEET_FIELDS), encoding="utf-8")
-    typeset_sheet(tex, out / "graders" / "by-question.pdf")
+    return typeset_sheet(tex, out / "graders" / "by-question.pdf", cache_dir)

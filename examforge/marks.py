@@ -20,12 +20,16 @@ AUTO_FORMS = ("mc", "tf", "multi")  # forms whose answer is a set of marked bubb
 SCORING = ("all_or_nothing", "partial")
 
 
-def qr_square(layout: L.Layout) -> list[int]:
-    """[x1, y1, x2, y2] of the QR code on every exam page: a square of QR_SIZE_CM whose bottom
-    right corner is the right end of the footer's baseline (see the `examforge` page style)."""
+def qr_square(layout: L.Layout, recorded: tuple[int, int, int] | None = None) -> list[int]:
+    """[x1, y1, x2, y2] of the QR code on every exam page: a square of QR_SIZE_CM whose bottom-left
+    corner LaTeX recorded (`qr`), or else where the footer puts it: its bottom right corner at the
+    right end of the footer's baseline (see the `examforge` page style)."""
     from examforge.renderers.exam import FOOTSKIP_PT, QR_SIZE_CM
 
     size = L.cm_sp(QR_SIZE_CM)
+    if recorded is not None:
+        _, x1, y1 = recorded
+        return [x1, y1, x1 + size, y1 + size]
     x2 = layout.margin_x + layout.text_w
     y1 = layout.paper_h - layout.margin_top - layout.text_h - L.pt_sp(FOOTSKIP_PT)
     return [x2 - size, y1, x2, y1 + size]
@@ -67,6 +71,7 @@ def student_marks(layout: L.Layout, questions, points: dict[str, tuple[int, int,
 
 def marks_document(layout: L.Layout, builds, code: str, box_regions: dict[str, list[int]]) -> dict:
     radius = 0
+    recorded_qr = next((b.points["exam"]["qr"] for b in builds if "qr" in b.points.get("exam", {})), None)
     for b in builds:
         pts = b.points.get("exam", {})
         if "bubble:r" in pts:
@@ -78,7 +83,7 @@ def marks_document(layout: L.Layout, builds, code: str, box_regions: dict[str, l
         "pages": layout.n_pages,
         "paper_sp": [layout.paper_w, layout.paper_h],
         "qr": layout.qr,
-        "qr_sp": qr_square(layout),
+        "qr_sp": qr_square(layout, recorded_qr),
         "bubble_radius_sp": radius,
         "boxes": {name: region for name, region in box_regions.items() if not name.endswith(":statement")},
         "students": [{"id": b.student.id, "questions": student_marks(layout, b.questions, b.points["exam"])}

@@ -35,6 +35,7 @@ _ORIGIN: dict[str, Path] = {}  # id -> the file that defined it
 _FOLDERS: dict[Path, str] = {}  # loaded question folders -> their package name
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _BANK = Path(__file__).resolve().parent / "bank"
+BANK = _BANK
 _loaded = False
 _loading_user = False  # user types need no `mirrors` or `seed_example`
 ENTRY_POINT_GROUP = "examforge.questions"
@@ -133,6 +134,7 @@ def load_folder(folder: str | Path, *, package: str | None = None) -> list[str]:
         sys.modules.setdefault(package, module)
     _FOLDERS[path] = package
     _loading_user = user
+    ok = False
     try:
         for file in sorted(path.glob("*.py")):
             if file.name.startswith("_"):
@@ -145,8 +147,13 @@ def load_folder(folder: str | Path, *, package: str | None = None) -> list[str]:
 
             for qtype in authored.load_file(file):
                 add(qtype, origin=file, template_folder=None)
+        ok = True
     finally:
         _loading_user = False
+        if not ok:  # a folder with an error adds nothing: the next attempt starts clean
+            for type_id in set(_TYPES) - before:
+                del _TYPES[type_id], _ORIGIN[type_id]
+            del _FOLDERS[path]
     return sorted(set(_TYPES) - before)
 
 

@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from examforge.errors import ExamforgeError, InputError
+from examforge.errors import InputError
 
 DPI = 200  # PDF pages are rasterised at this resolution
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -52,10 +52,6 @@ SMUDGE_MEAN = 0.12  # grey without ink (an erased mark): flagged
 RULE_PT = 0.8  # the frame rule of answer boxes (examforge.layout.BOX_RULE_PT)
 
 Progress = Callable[[str, int, int], None]
-
-
-class ScanError(ExamforgeError):
-    """The build or the scan cannot be read."""
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -97,16 +93,14 @@ def collect_inputs(paths: list[Path]) -> list[PageRef]:
 
 
 def _pdf_pages(path: Path) -> int:
-    import pypdfium2 as pdfium
+    """The page count (qpdf: PDFium is loaded by the reading processes only)."""
+    import pikepdf
 
     try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as err:
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
+    except (pikepdf.PdfError, OSError) as err:
         raise InputError(f"{path}: not a readable PDF ({err})") from None
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
 
 
 # -- the build's side ----------------------------------------------------------------------------------
@@ -347,6 +341,9 @@ def load_pages(refs: list[PageRef], dpi: int):
                     yield ref, img
                 else:
                     with Image.open(ref.path) as im:
+                        if im.width * im.height > MAX_IMAGE_PIXELS:
+                            yield ref, f"the image has {im.width} x {im.height} pixels, more than {MAX_IMAGE_PIXELS}"
+                            continue
                         im = ImageOps.exif_transpose(im).convert("L")
                         yield ref, np.asarray(im)
             except (OSError, ValueError, Image.DecompressionBombError, pdfium.PdfiumError) as err:
@@ -596,6 +593,8 @@ def scan(inputs: list[Path], build_dir: Path, out_dir: Path, *, jobs: int | None
          progress: Progress | None = None) -> ScanReport:
     progress = progress or (lambda *_: None)
     info = BuildInfo.load(build_dir)
+    if Path(out_dir).resolve() == Path(build_dir).resolve():
+        raise InputError(f"{out_dir}: the scan's --out must not be the build folder (its students/ would be replaced)")
     refs = collect_inputs(inputs)
     if not refs:
         raise InputError("no pages to scan")

@@ -6,26 +6,44 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from examforge import layout as L
 from examforge import registry
 from examforge.errors import InputError, describe_validation_error
 from examforge.renderers.scripts import check_printable
+from examforge.safeinput import decode_text, parse_yaml, read_input
 
 Printed = Annotated[str, AfterValidator(check_printable)]  # printed text: any script a font prints
 
-_LENGTH = re.compile(r"^\d+(\.\d+)?(cm|mm|in|pt|em|ex)$")
+_LENGTH = re.compile(r"^\d{1,4}(\.\d{1,4})?(cm|mm|in|pt|em|ex)$")
+MAX_SPEC_BYTES = 1_000_000
+MAX_LENGTH_CM = 100.0  # no paper is taller; plan_layout says when a question outgrows its page
+# An answer box holds its frame and padding; what is left is the room for the answer.
+BOX_FRAME_CM = L.sp_cm(2 * L.pt_sp(L.BOX_RULE_PT) + 2 * L.pt_sp(L.BOX_PAD_PT))
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_length(value: str | None) -> str | None:
-    if value is not None and not _LENGTH.match(value):
-        raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in'")
+def _check_length(value: str | None, *, minimum_cm: float = 0.0, why: str = "") -> str | None:
+    """A positive LaTeX length ('4cm', '30mm', '2in'), more than `minimum_cm`, at most MAX_LENGTH_CM."""
+    if value is None:
+        return value
+    if not isinstance(value, str) or not _LENGTH.match(value):
+        raise ValueError("must be a LaTeX length such as '4cm', '30mm' or '2in', more than 0")
+    cm = L.sp_cm(L.length_sp(value))
+    if cm <= minimum_cm:
+        raise ValueError(f"must be more than {minimum_cm:.2f}cm{why}" if minimum_cm else "must be more than 0")
+    if cm > MAX_LENGTH_CM:
+        raise ValueError(f"must be at most {MAX_LENGTH_CM:.0f}cm")
     return value
+
+
+def _check_box_height(value: str | None) -> str | None:
+    return _check_length(value, minimum_cm=BOX_FRAME_CM,
+                         why=f" (an answer box's frame and padding take {BOX_FRAME_CM:.2f}cm)")
 
 
 def _check_points(value: float) -> float:
@@ -48,7 +66,7 @@ class PartSpec(_Strict):
     @field_validator("box_height")
     @classmethod
     def _length(cls, value: str) -> str:
-        return _check_length(value)
+        return _check_box_height(value)
 
     @field_validator("points")
     @classmethod
@@ -66,6 +84,7 @@ class QuestionSpec(_Strict):
     generator: str | None = None
     pool: list[str] | str | None = None  # ids or globs ("concepts.memory.*"): one member per student
     form: Literal["free", "mc", "tf", "multi"] | None = None  # default: each type's first form
+    kind: str | int | None = None  # the kind every student gets (default: drawn once per slot); "any": varies
     points: float = Field(gt=0, le=1000)
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
@@ -97,9 +116,14 @@ class QuestionSpec(_Strict):
                 raise ValueError(registry.unknown_id_message(pattern))
         return value
 
-    @field_validator("box_height", "question_height")
+    @field_validator("box_height")
     @classmethod
-    def _length(cls, value: str | None) -> str | None:
+    def _box(cls, value: str | None) -> str | None:
+        return _check_box_height(value)
+
+    @field_validator("question_height")
+    @classmethod
+    def _statement(cls, value: str | None) -> str | None:
         return _check_length(value)
 
     @field_validator("points")
@@ -144,6 +168,12 @@ class QuestionSpec(_Strict):
                     raise ValueError(f"'{key}' applies to one question type; a pool slot cannot have it")
         for type_id in self.members:
             qtype = registry.get(type_id)
+            if self.kind is not None and self.kind != "any":
+                from examforge.fairness import kinds_of
+
+                if self.kind not in kinds_of(qtype):
+                    kinds = ", ".join(map(str, kinds_of(qtype))) or "none: it asks one kind of question"
+                    raise ValueError(f"kind {self.kind!r} is not a kind of {type_id}; its kinds are {kinds}")
             if self.form is not None and self.form not in qtype.forms:
                 raise ValueError(
                     f"form {self.form!r} is not offered by {type_id}; choose one of {', '.join(qtype.forms)}"
@@ -172,10 +202,7 @@ class QuestionSpec(_Strict):
                         f"overrides: {key!r} is not a parameter of {self.generator}; "
                         f"its parameters are {', '.join(sorted(fields))}"
                     )
-            if self.ranges is not None:
-                from examforge.variant import validate_ranges
-
-                validate_ranges(qtype, self.ranges, where="ranges")
+            # ranges are checked by load_spec, which can name the file and the question (and by draw)
         return self
 
     @property
@@ -249,29 +276,20 @@ class ExamSpec(_Strict):
         return out
 
 
-def load_spec(path: str | Path) -> ExamSpec:
+def load_spec(path: str | Path, data: bytes | None = None) -> ExamSpec:
+    """The spec in `path` (or in `data`, its bytes, when the caller read them already)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: spec file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read spec: {err}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
+    if data is None:
+        data = read_input(path, what="spec", limit=MAX_SPEC_BYTES)
+    document = parse_yaml(decode_text(data, path, what="spec"), path)
+    if not isinstance(document, dict):
         raise InputError(f"{path}: the spec must be a YAML mapping with title, seed and sections")
-    load_question_dirs(data.get("question_dirs"), path)
+    load_question_dirs(document.get("question_dirs"), path)
     try:
-        spec = ExamSpec.model_validate(data)
+        spec = ExamSpec.model_validate(document)
     except ValidationError as err:
         raise InputError(describe_validation_error(err, where=str(path))) from None
-    _check_fixed_params(spec, path)
+    _check_questions(spec, path)
     return spec
 
 
@@ -290,11 +308,18 @@ def load_question_dirs(dirs: Any, spec_path: Path) -> None:
         registry.load_folder(folder)
 
 
-def _check_fixed_params(spec: ExamSpec, path: Path) -> None:
-    from examforge.variant import validate_params
+def _check_questions(spec: ExamSpec, path: Path) -> None:
+    """Fixed params and difficulty ranges, each error naming the file and the question."""
+    from examforge.variant import validate_params, validate_ranges
 
+    number = 0
     for s_index, section in enumerate(spec.sections):
         for q_index, q in enumerate(section.questions):
+            number += 1
+            if q.ranges is not None and q.generator is not None:
+                validate_ranges(registry.get(q.generator), q.ranges,
+                                where=f"{path}: sections[{s_index}].questions[{q_index}] (question {number}, "
+                                      f"{q.generator})")
             if q.params is not None:
                 validate_params(
                     registry.get(q.generator), q.params, where=str(path),

@@ -1,26 +1,16 @@
-"""Reading YAML written by people: one place, with errors that name the file and the line."""
+"""Reading YAML written by people: one place, with errors that name the file and the line, and
+the limits of examforge.safeinput (size, aliases, nesting, digits, duplicate keys)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import yaml
+from examforge.safeinput import decode_text, parse_yaml, read_input
 
-from examforge.errors import InputError
+MAX_YAML_BYTES = 1_000_000
 
 
 def load_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise InputError(f"{path}: invalid YAML{where}: {problem}") from None
+    text = decode_text(read_input(path, what="YAML", limit=MAX_YAML_BYTES), path, what="YAML file")
+    return parse_yaml(text, path)

@@ -24,21 +24,22 @@ class Sheet:
     image: Image.Image
 
 
-def render_print_file(build: Path, dpi: int) -> list[Sheet]:
-    """Every page of print/exams.pdf as a grey image, with its student and page number."""
+def render_print_file(build: Path, dpi: int):
+    """Every page of print/exams.pdf as a grey image, with its student and page number, one at a
+    time (a class's pages do not all fit in memory)."""
     import pypdfium2 as pdfium
 
     marks = json.loads((build / "gradescope" / "marks.json").read_text(encoding="utf-8"))
     n = marks["pages"]
     ids = [s["id"] for s in marks["students"]]
     pdf = pdfium.PdfDocument(str(build / "print" / "exams.pdf"))
-    sheets = []
-    for i in range(len(pdf)):
-        bitmap = pdf[i].render(scale=dpi / 72.0, grayscale=True)
-        array = bitmap.to_numpy()
-        sheets.append(Sheet(ids[i // n], i % n + 1, Image.fromarray(np.array(array if array.ndim == 2 else array[..., 0]))))
-    pdf.close()
-    return sheets
+    try:
+        for i in range(len(pdf)):
+            bitmap = pdf[i].render(scale=dpi / 72.0, grayscale=True)
+            array = bitmap.to_numpy()
+            yield Sheet(ids[i // n], i % n + 1, Image.fromarray(np.array(array if array.ndim == 2 else array[..., 0])))
+    finally:
+        pdf.close()
 
 
 def bubble_px(marks: dict, option: list[int], dpi: int) -> tuple[float, float, float]:
@@ -126,13 +127,12 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
     by the next angle of `turns`; `drop` pages are left out and `duplicate` pages scanned twice."""
     marks = json.loads((build / "gradescope" / "marks.json").read_text(encoding="utf-8"))
     rng = np.random.default_rng(seed)
-    sheets = render_print_file(build, dpi)
     questions = [(s["id"], q) for s in marks["students"] for q in s["questions"]]
     special = rng.permutation(len(questions))
     smudged = set(special[:smudges].tolist())
     doubled = set(special[smudges:smudges + doubles].tolist())
     expected: dict[tuple[str, int], dict] = {}
-    strokes: dict[tuple[str, int], list[tuple[list[int], str]]] = {}
+    strokes: dict[tuple[str, int], list[tuple[list[int], str, tuple[str, int]]]] = {}
     for k, (sid, q) in enumerate(questions):
         letters = list(q["options"])
         pick = letters[int(rng.integers(len(letters)))]
@@ -143,30 +143,33 @@ def simulate(build: Path, *, dpi: int = 200, seed: int = 0, turns=(0, 180, 1.5, 
         else:
             behaviour = BEHAVIOURS[k % len(BEHAVIOURS)]
         page = q["options"][pick][0]
+        key = (sid, q["number"])
         todo = strokes.setdefault((sid, page), [])
         if behaviour in MARKS:
-            todo.append((q["options"][pick], behaviour))
+            todo.append((q["options"][pick], behaviour, key))
             right = pick in q["correct"]
             expected[sid, q["number"]] = {"marked": pick, "points": float(q["points"]) if right else 0.0, "flag": ""}
         elif behaviour in ("blank", "stray"):
             if behaviour == "stray":
-                todo.append((q["options"][pick], "stray"))
+                todo.append((q["options"][pick], "stray", key))
             expected[sid, q["number"]] = {"marked": "", "points": 0.0, "flag": ""}
         elif behaviour == "smudge":
-            todo.append((q["options"][pick], "smudge"))
+            todo.append((q["options"][pick], "smudge", key))
             expected[sid, q["number"]] = {"marked": "", "points": None, "flag": "doubtful"}
         else:  # double
             other = next(letter for letter in letters if letter != pick)
-            todo += [(q["options"][pick], "fill"), (q["options"][other], "cross")]
+            todo += [(q["options"][pick], "fill", key), (q["options"][other], "cross", key)]
             expected[sid, q["number"]] = {"marked": ",".join(sorted({pick, other})), "points": 0.0, "flag": "several"}
     pages, upside_down = [], 0
-    for i, sheet in enumerate(sheets):
-        for option, kind in strokes.get((sheet.student, sheet.page), []):
+    for i, sheet in enumerate(render_print_file(build, dpi)):
+        bw = bool(bw_every) and i % bw_every == bw_every - 1
+        for option, kind, key in strokes.get((sheet.student, sheet.page), []):
             draw_mark(sheet.image, *bubble_px(marks, option, dpi), kind, rng)
+            if kind == "smudge" and bw:  # black and white: the scanner's threshold took the grey away
+                expected[key] = {"marked": "", "points": 0.0, "flag": ""}
         degrees = turns[i % len(turns)]
         upside_down += degrees == 180
-        pages.append((sheet.student, sheet.page, degrade(turn(sheet.image, degrees), rng, quality=quality,
-                                                           bw=bool(bw_every) and i % bw_every == bw_every - 1),
+        pages.append((sheet.student, sheet.page, degrade(turn(sheet.image, degrees), rng, quality=quality, bw=bw),
                       degrees == 180))
     order = rng.permutation(len(pages)).tolist()
     dropped = order[:drop]

@@ -133,6 +133,30 @@ def test_verify_finds_a_part_answer_missing_from_its_box(built, tmp_path):
         verify(copy)
 
 
+def test_marks_json_records_every_bubble_inside_its_box(built):
+    _, out, manifest = built
+    marks = json.loads((out / "gradescope" / "marks.json").read_text())
+    layout = json.loads((out / "gradescope" / "layout.json").read_text())
+    assert marks["exam_code"] == manifest["exam_code"] and marks["pages"] == manifest["pages"]
+    assert 3 * 65536 < marks["bubble_radius_sp"] < 8 * 65536  # half the width of an 11pt circle
+    x1, y1, x2, y2 = marks["qr_sp"]  # recorded by LaTeX in the footer, 1.3cm square
+    assert abs((x2 - x1) - 1.3 / 2.54 * 72.27 * 65536) < 2 and x2 <= marks["paper_sp"][0]
+    for student, entry in zip(manifest["students"], marks["students"]):
+        assert entry["id"] == student["id"]
+        auto = [q for q in student["questions"] if q["form"] in ("mc", "tf")]
+        assert [q["number"] for q in entry["questions"]] == [q["number"] for q in auto]
+        for q, m in zip(auto, entry["questions"]):
+            assert sorted(m["options"]) == sorted(c["letter"] for c in q["choices"])
+            assert m["correct"] == [q["correct"]] and set(m["mistakes"]) == set(m["options"]) - {q["correct"]}
+            page, bx1, by1, bx2, by2 = layout["regions_sp"][m["box"]]
+            ys = []
+            for p, x, y in m["options"].values():
+                assert p == page and bx1 < x < bx2 and by2 < y < by1
+                ys.append(y)
+            if q["form"] == "mc":  # one option per line, top to bottom
+                assert ys == sorted(ys, reverse=True)
+
+
 # -- grader sheets and the Gradescope roster ------------------------------------------------------------
 
 
@@ -170,19 +194,27 @@ def q5_parts(student):
     return student["questions"][4]["parts"]
 
 
-def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path):
-    """One multiple-choice question for a 300-student class: its section fits on two pages in
-    each order (by name, then roster order)."""
+NAMES = ["Ada Lovelace", "Zoë O'Brien", "José Núñez-García", "Kwame Mensah", "Siobhán Ní Bhriain",
+         "Łukasz Wróblewski", "Nguyễn Thị Minh Khai", "Jürgen Müller", "Chloé Lefèvre", "D'Angelo Russo"]
+
+
+@pytest.mark.parametrize("question, most", [("{generator: backprop.two_neuron, form: mc, points: 4}", 2),
+                                            ("{generator: softmax.temperature, form: tf, points: 4}", 2),
+                                            ("{generator: conv.output_shape, points: 4}", 3)])
+def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path, question, most):
+    """One question for a 300-student class: a multiple-choice or true/false section fits on two
+    pages in each order (by name, then roster order); a free response whose answer is a sentence
+    with two shapes ("H' x W' = 7 x 7; output shape 32 x 7 x 7") takes three."""
     from .conftest import require_tex
 
     require_tex()
-    spec = load_spec(write(tmp_path / "one.yaml", """
+    spec = load_spec(write(tmp_path / "one.yaml", f"""
         title: "Big class"
         seed: 3
         sections:
-          - title: "MC"
+          - title: "One"
             questions:
-              - {generator: conv.output_shape, form: mc, points: 4}
+              - {question}
         """))
 
     class B:  # the two fields of a student's build the sheet reads
@@ -190,15 +222,14 @@ def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path):
             self.student = student
             self.questions = draw_student(spec, student)
 
-    builds = [B(Student(f"u{k:03d}", f"Student Number{k:03d} Longname-Doublebarrel", "")) for k in range(300)]
+    builds = [B(Student(f"u{k:04d}", f"{NAMES[k % len(NAMES)]} {k}", "")) for k in range(300)]
     tex, rows = grader_sheet_tex(spec, builds)
     assert len(rows) == 300
     typeset_sheet(tex, tmp_path / "sheet.pdf")
     pages = pdf_pages_text(tmp_path / "sheet.pdf")
-    assert len(pages) <= 4
     second_order = next(i for i, p in enumerate(pages) if "in roster order" in p)
-    assert second_order <= 2 and len(pages) - second_order <= 2
-    assert all(f"u{k:03d}" in "".join(pages[:second_order]) for k in range(300))
+    assert second_order <= most and len(pages) - second_order <= most
+    assert all(f"u{k:04d}" in "".join(pages[:second_order]) for k in range(300))
 
 
 # -- scanning ---------------------------------------------------------------------------------------
@@ -332,3 +363,26 @@ def test_one_answer_questions_need_exactly_the_correct_letter():
     assert score_marked({"B"}, {"B"}, 4, form="mc", scoring="all_or_nothing") == 4.0
     assert score_marked({"B", "C"}, {"B"}, 4, form="mc", scoring="all_or_nothing") == 0.0
     assert score_marked(set(), {"T"}, 2, form="tf", scoring="all_or_nothing") == 0.0
+
+
+def test_scan_of_exam2_for_two_students(tmp_path):
+    """examples/exam2.yaml (12 pages, figures, ten true/false and four multiple-choice questions,
+    two questions in parts) for two students: the simulated stack reads back exactly."""
+    from .conftest import require_tex
+
+    require_tex()
+    root = Path(__file__).resolve().parents[1]
+    roster = write(tmp_path / "roster.csv", "id,name,email\na1,Ada Lovelace,ada@example.edu\n"
+                                            "b2,Zoë O'Brien,zoe@example.edu\n")
+    out = tmp_path / "out"
+    build(root / "examples" / "exam2.yaml", roster, out, jobs=2)
+    stack, expected = simulate(out, dpi=150, seed=8, turns=(180, -2.0, 0, 2.5, 1.0, 180), bw_every=7)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for k, page in enumerate(stack):  # a folder of image files this time, in stack order
+        suffix = ".png" if page.startswith(b"\x89PNG") else ".jpg"
+        (folder / f"scan{k:03d}{suffix}").write_bytes(page)
+    report = scan([folder], out, tmp_path / "result", jobs=2)
+    assert check_scores(_rows(tmp_path / "result" / "scores.csv"), expected) == []
+    assert report.missing == expected.missing and report.identified == expected.pages
+    assert len(_rows(tmp_path / "result" / "scores.csv")) == 2 * 14

@@ -34,7 +34,21 @@ SPEC_CASES = [
      [r"params\.stride\[0\]", "value 0", "greater than or equal to 1"]),
     ("bad box height", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, box_height: '5cm}\\\\input{x}'"),
      ["box_height", "must be a LaTeX length"]),
+    ("zero box height", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, box_height: 0cm"),
+     [r"questions\[0\]\.box_height", "value '0cm'", "must be more than 0.41cm", "frame and padding"]),
+    ("box height below its frame", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, box_height: 3mm"),
+     [r"questions\[0\]\.box_height", "value '3mm'", "must be more than 0.41cm"]),
+    ("negative box height", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, box_height: -2cm"),
+     [r"questions\[0\]\.box_height", "value '-2cm'", "more than 0"]),
+    ("zero question height", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, question_height: 0cm"),
+     [r"questions\[0\]\.question_height", "value '0cm'", "must be more than 0"]),
+    ("absurd question height", HEAD + GOOD_SECTION.replace("points: 2", "points: 2, question_height: 9999cm"),
+     [r"questions\[0\]\.question_height", "value '9999cm'", "at most 100cm"]),
+    ("zero part box", HEAD + GOOD_SECTION.replace("{generator: conv.output_shape, points: 2}",
+     "{generator: backprop.two_neuron, points: 2, parts: [{label: a, points: 1, box_height: 0in}, "
+     "{label: b, points: 1}]}"), [r"parts\[0\]\.box_height", "value '0in'", "must be more than 0.41cm"]),
     ("bad yaml", HEAD + "sections: [\n  - oops: {\n", ["invalid YAML at line"]),
+    ("duplicate key", HEAD + "seed: 2\n" + GOOD_SECTION, ["invalid YAML at line 3", "duplicate key 'seed' (first at line 2)"]),
     ("not a mapping", "- just\n- a list\n", ["must be a YAML mapping"]),
 ]
 
@@ -93,7 +107,18 @@ def test_bad_ranges_name_the_values(tmp_path):
     path = write(tmp_path / "spec.yaml", text)
     with pytest.raises(InputError) as err:
         load_spec(path)
-    assert "min_size 50 is larger than max_size 20" in str(err.value)
+    message = str(err.value)
+    assert "min_size 50 is larger than max_size 20" in message
+    assert message.startswith(f"{path}: sections[0].questions[0] (question 1, conv.output_shape): field 'ranges'")
+
+
+def test_ranges_errors_name_the_question_and_the_field(tmp_path):
+    text = HEAD + GOOD_SECTION + "      - {generator: conv.output_shape, points: 2, ranges: {max_sizee: 20}}\n"
+    path = write(tmp_path / "spec.yaml", text)
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    assert str(err.value) == (f"{path}: sections[0].questions[1] (question 2, conv.output_shape): "
+                              "field 'ranges.max_sizee': value 20: Extra inputs are not permitted")
 
 
 def test_ranges_are_honoured():

@@ -10,7 +10,9 @@ right-to-left run ("Version for ( דוד כהן s2)"). `pdftotext -raw` (content
 examforge.pdftext.pdf_text reads) is asserted too, except for right-to-left names (it reads their
 glyphs one per line), Devanagari (it reads a vowel sign placed below its consonant, as in कु,
 as a line of its own) and the emoji with a variation selector and a joiner, whose /ActualText
-it reads exactly but without the space after it."""
+it reads exactly but without the space after it. The Arabic here has no ligature: pdftotext reads
+لا (lam-alef) or الله out of order, since poppler reverses the letters of a glyph that stands for
+several (the PDF's /ToUnicode maps are in logical order)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from .helpers import write
 TITLE = "深度学习 Midterm — A<<B>> x^2~y"
 COURSE = "CSE 493: דוד and 王"
 SECTION = "卷积 Convolutions"
-SECTION_NOTE = "Show your work: अनिल 12"
+SECTION_NOTE = "Show your work: अनिल 12, اكتب إجابتك داخل المربع"
 INSTRUCTION = "考试时间九十分钟，请在答题框内作答。 A<<B>>C,,D x^2~y O'Brien -- Jr. ``q'' !`?`"
 
 SPEC = f"""
@@ -246,6 +248,9 @@ def test_an_unprintable_spec_field_is_refused_naming_it(tmp_path, field, yaml_va
 
 
 def test_text_in_any_script_is_accepted():
+    from .conftest import require_tools
+
+    require_tools("lualatex", "fc-list", "kpsewhich")
     for text in [*NAMES.values(), TITLE, COURSE, INSTRUCTION, "Ελένη Παπαδοπούλου", "Иван Петров", "김민준",
                  "さくら", "สมชาย", "❤️ Ana", "👩\u200d💻", "José\u0301"]:
         assert printable_problem(text) is None, text
@@ -255,6 +260,9 @@ def test_text_in_any_script_is_accepted():
 
 
 def test_which_characters_pdflatex_prints():
+    from .conftest import require_tools
+
+    require_tools("kpsewhich")
     # T1 and TS1 as the utf8 input encoding declares them: ASCII, Latin-1, Latin Extended-A, symbols.
     for ch in ("a", "~", "é", "ß", "Ő", "Ł", "€", "—", "«", "e\u0301"):
         assert pdflatex_prints(ch), ch
@@ -293,6 +301,7 @@ def test_how_text_is_cut_into_pieces():
     # Right to left: the stretch the bidi algorithm reorders stays one piece, digits included.
     assert pieces("Ana محمد 12 علي end") == [("tex", "Ana "), ("lua", "محمد 12 علي"), ("tex", " end")]
     assert pieces("12 דוד כהן 3 - x") == [("tex", "12 "), ("lua", "דוד כהן 3"), ("tex", " - x")]
+    assert pieces("דוד\nכהן") == [("lua", "דוד כהן")]  # a line break in the text is a space
 
 
 def test_user_text_prints_literally_without_ligatures():

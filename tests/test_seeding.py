@@ -38,6 +38,6 @@ def test_no_global_rng_is_touched():
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.random.get_rng_state().clone()
     for qtype in registry.all_types():
-        draw(qtype, 5, form="mc" if "mc" in qtype.forms else "free")
+        draw(qtype, 5, form="mc" if "mc" in qtype.forms else qtype.forms[0])
     assert np.array_equal(np_state, np.random.get_state()[1])
     assert torch.equal(torch_state, torch.random.get_rng_state())

@@ -79,6 +79,7 @@ def _answer(p: ScoreVarianceParams, term: float, variance: float, std: float) ->
 @register
 class AttentionScoreVariance(QuestionType):
     id = "attention.score_variance"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Variance of an attention score q.k with i.i.d. zero-mean entries (d_k s_q^2 s_k^2), after the "
                "1/sqrt(d_k) scaling, and the divisor that makes it 1.")
     mirrors = "003 Q24 (why divide QK^T by sqrt(d_k): Var(q . k) = d_k for unit-variance entries)"

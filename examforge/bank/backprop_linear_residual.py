@@ -155,6 +155,7 @@ class LinearResidualAnswer(AnswerModel):
 @register
 class BackpropLinearResidual(QuestionType):
     id = "backprop.linear_residual"
+    kind_field = "kind"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Backward pass through a residual connection y = vW + v, a linear layer y = Wx + b "
                "(dL/dW = g x^T, dL/dx = W^T g), or the Jacobian of V tanh(Wx + b) (the kind is a Params field).")
     mirrors = ("000 MC2.1 (y = vW + v: dL/dv = dL/dy (I + W^T)); 003 Q3 (dL/dW = g x^T, dL/dx = W^T g) "

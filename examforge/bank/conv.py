@@ -166,7 +166,8 @@ class ConvOutputShape(QuestionType):
 
     def fallback_mistakes(self, p, a):
         h, w = a.output_hw
-        return {"off_by_one_up": (h + 1, w + 1), "height_only": (h + 1, w), "doubled": (2 * h, 2 * w)}
+        return {"off_by_one_up": (h + 1, w + 1), "height_only": (h + 1, w), "doubled": (2 * h, 2 * w),
+                "width_only": (h, w + 1)}  # distinct from the rest even for a 1 x 1 output
 
 
 # -- conv.forward_values ---------------------------------------------------------------------

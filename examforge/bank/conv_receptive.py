@@ -378,3 +378,6 @@ class ConvStackedVsSingle(QuestionType):
             f"claimed_{names[ps]}_params_{rf_names[rs]}_rf": (ps, rs)
             for ps in (-1, 1, 0) for rs in (0, -1, 1)
         }
+
+    def generic_mistakes(self, p: StackedParams, a: StackedAnswer):
+        return iter(())  # the fallbacks name every other pair of signs already

@@ -114,6 +114,7 @@ def _answer(p: DdpmParams, alphas, alpha_bars, coefs, variances, mean, x_t) -> D
 @register
 class DiffusionDdpmMarginal(QuestionType):
     id = "diffusion.ddpm_marginal"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("DDPM forward process: alpha-bar from a beta schedule, the marginal q(x_t | x_0) = "
                "N(sqrt(alpha-bar) x_0, (1 - alpha-bar) I), and x_t for a given noise draw.")
     mirrors = "003 Q29 (DDPM forward process: q(x_t | x_0) = N(sqrt(alpha-bar_t) x_0, (1 - alpha-bar_t) I))"

@@ -95,6 +95,7 @@ def _answer(p: PcaParams, eigenvalues, ratios, error) -> PcaAnswer:
 @register
 class LinalgPcaSvd(QuestionType):
     id = "linalg.pca_svd"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("PCA from the singular values of a centred data matrix: covariance eigenvalues sigma^2/(n-1), "
                "variance explained by the first k components, and the rank-k Frobenius error.")
     mirrors = "003 Q4 (PCA via SVD: lambda_i = sigma_i^2/(n-1), variance explained, Eckart-Young rank-k error)"

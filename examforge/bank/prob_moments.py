@@ -126,6 +126,7 @@ def _steps(p: MomentsParams) -> dict:
 @register
 class ProbMoments(QuestionType):
     id = "prob.moments"
+    kind_field = "distribution"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Mean, variance and E[X^2] of a Bernoulli, binomial, Poisson, uniform or exponential variable "
                "(the distribution is a Params field, so a spec can pin it).")
     mirrors = "003 Q9 (E[X] and Var(X) of Bernoulli(p), Binomial(n, p), Poisson, Uniform(a, b), Exponential; (b) derived from (a))"

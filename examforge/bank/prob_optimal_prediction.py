@@ -154,6 +154,7 @@ def _unseen_loss(loss: str, low, high) -> Fraction:
 @register
 class ProbOptimalPrediction(QuestionType):
     id = "prob.optimal_prediction"
+    kind_field = "loss"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Smallest expected L1 or L2 loss of an autoregressive predictor on i.i.d. uniform values with "
                "repeats: copy what was seen, predict the median or mean otherwise.")
     mirrors = "004 Problem 2(a) (x = (0, u1, u2, u1), y = (u1, u2, u1, u2), u ~ Unif[0, 1], L1 loss: 0.5)"

@@ -212,11 +212,7 @@ class ActivationParams(ParamsModel):
                 f"ratio {self.ratio} must be at least 10 x factor {self.factor}, so that N stays much "
                 "larger than D after D is multiplied by the factor"
             )
-        if self.block == "mlp" and self.heads != 1:
-            raise ValueError(f"heads {self.heads} only applies to the attention block; use 1 for the MLP block")
-        if self.block == "attention" and self.hidden_mult != 1:
-            raise ValueError(f"hidden_mult {self.hidden_mult} only applies to the MLP block; use 1 for attention")
-        return self
+        return self  # heads and hidden_mult describe both blocks; the asked block's answer uses its own
 
 
 class TensorLine(BaseModel):
@@ -359,15 +355,17 @@ class ActivationMemory(QuestionType):
     forms = ("free", "mc", "tf")
     box_height = "3cm"
     seed_example = {"block": "attention", "factor": 2, "ratio": 100}
+    kind_field = "block"  # one block per slot for the whole class (examforge.fairness)
 
     def sample(self, rng: np.random.Generator, r: ActivationRanges) -> ActivationParams:
         factor = int(rng.integers(r.min_factor, r.max_factor + 1))
         ratios = [q for q in (50, 64, 100, 128, 200, 256, 500, 1000) if q >= 10 * factor] or [10 * factor]
         block = str(rng.choice(["attention", "mlp"]))
+        # both blocks' sizes are drawn for every variant, so pinning the block (kind_field) keeps
+        # the other numbers as drawn
         return ActivationParams(
             block=block, factor=factor, ratio=int(rng.choice(ratios)),
-            heads=int(rng.choice([1, 2, 4, 8])) if block == "attention" else 1,
-            hidden_mult=int(rng.choice([1, 2, 4])) if block == "mlp" else 1,
+            heads=int(rng.choice([1, 2, 4, 8])), hidden_mult=int(rng.choice([1, 2, 4])),
         )
 
     def solve(self, p: ActivationParams) -> ActivationAnswer:
@@ -610,6 +608,7 @@ _DL_TRIES = 200
 @register
 class TeacherForcingLoss(QuestionType):
     id = "transformer.teacher_forcing_loss"
+    kind_field = "alignment"  # one scoring convention per slot for the whole class
     summary = ("Cross-entropy of a one-layer decoder under teacher forcing: causal argmax attention, W_O, "
                "logits through the transposed embedding E^T, with the scoring convention stated.")
     mirrors = "002 Problem 2.3 (Geoff's dedup-and-sort transformer, loss on A D <STOP> = 4.2114)"

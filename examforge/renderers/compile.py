@@ -3,7 +3,13 @@ cannot print: examforge.renderers.scripts), no shell escape, non-interactive, re
 
 A failure raises LatexError naming the student and the question (generator id and seed) whose
 source lines contain the error, with the relevant lines of the log. `compile_cached` puts a
-content-addressed cache in front of it: the same source never compiles twice."""
+content-addressed cache in front of it: the same source never compiles twice.
+
+Every LaTeX run dies with examforge: each is its own process group (so a Ctrl-C at the terminal
+reaches examforge, which then kills the runs, not pdflatex half-way through a file), `stop_runs`
+kills every run in progress and refuses new ones until `resume_runs` (a build that fails or is
+interrupted calls it), and on Linux each run is started through `setpriv --pdeathsig KILL`, so
+the kernel kills it when the thread that started it dies, even by `kill -9`."""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +49,74 @@ def latex_env() -> dict[str, str]:
     return env
 
 
+_runs_lock = threading.Lock()
+_running: set[subprocess.Popen] = set()
+_stopped = False
+
+
+def stop_runs() -> None:
+    """Kill every pdflatex run of this process and refuse new ones (until `resume_runs`)."""
+    global _stopped
+    with _runs_lock:
+        _stopped = True
+        for proc in _running:
+            _kill_group(proc)
+
+
+def resume_runs() -> None:
+    global _stopped
+    with _runs_lock:
+        _stopped = False
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own group: pdflatex and anything it started
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@lru_cache(maxsize=1)
+def _death_signal_prefix() -> tuple[str, ...]:
+    """`setpriv --pdeathsig KILL --` where util-linux's setpriv offers it (Linux), else nothing."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return ()
+    try:
+        help_text = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in help_text else ()
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float, name: str) -> tuple[int, bytes]:
+    with _runs_lock:
+        if _stopped:
+            raise LatexError(f"{name}: not compiled (the build failed elsewhere or was interrupted)")
+        proc = subprocess.Popen(
+            [*_death_signal_prefix(), *cmd], cwd=cwd, env=latex_env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0,
+        )
+        _running.add(proc)
+    try:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.communicate()
+            raise LatexError(f"{name}: {cmd[0]} took longer than {timeout:.0f}s") from None
+        except BaseException:
+            _kill_group(proc)
+            proc.wait()
+            raise
+    finally:
+        with _runs_lock:
+            _running.discard(proc)
+    if _stopped:
+        raise LatexError(f"{name}: {cmd[0]} was stopped (the build failed elsewhere or was interrupted)")
+    return proc.returncode, out
+
+
 ENGINES = ("pdflatex", "lualatex")
 
 
@@ -59,15 +136,9 @@ def run_pdflatex(tex_path: Path, *, timeout: float = 300.0, rerun: bool = True, 
     ]
     log_path = tex_path.with_suffix(".log")
     for _ in range(MAX_PASSES):
-        try:
-            proc = subprocess.run(
-                cmd, cwd=tex_path.parent, env=latex_env(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise LatexError(f"{tex_path.name}: {engine} took longer than {timeout:.0f}s") from None
-        log = log_path.read_text(encoding="latin-1") if log_path.exists() else proc.stdout.decode("latin-1")
-        if proc.returncode != 0:
+        returncode, stdout = _run(cmd, tex_path.parent, timeout, tex_path.name)
+        log = log_path.read_text(encoding="latin-1") if log_path.exists() else stdout.decode("latin-1")
+        if returncode != 0:
             raise LatexError(describe_failure(tex_path, log))
         if not rerun or ("Rerun to get" not in log and "Label(s) may have changed" not in log):
             break

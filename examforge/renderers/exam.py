@@ -46,9 +46,10 @@ class Entry:
 
 def user_texts(spec: ExamSpec, students: list[Student], *, spec_path: str = "spec",
                roster_path: str = "roster") -> list[UserText]:
-    """Every piece of user text the documents print, with the styles the templates print it in
-    (the title and section titles in bold on the cover and headings, upright in the headers...),
-    for the LuaLaTeX pass (examforge.renderers.scripts)."""
+    """Every piece of user text the documents print, for the LuaLaTeX pass (examforge.renderers.
+    scripts): the spec's in all four styles (the templates print the title and section titles bold
+    on the cover and headings and upright in headers and the score table, section instructions in
+    italic), names upright (the version line)."""
     out = [UserText(spec.title, f"{spec_path}: field 'title'"),
            UserText(spec.course, f"{spec_path}: field 'course'"),
            UserText(spec.date, f"{spec_path}: field 'date'")]

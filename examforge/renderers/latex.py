@@ -99,6 +99,13 @@ def texttt(text: Any) -> Latex:
     return Latex(r"\texttt{" + escaped.replace(" ", r"\textvisiblespace{}") + "}")
 
 
+def article(n: Any) -> Latex:
+    """"a" or "an" before a number as it is read aloud: an 8-head, an 11 x 11, an 80, a 7."""
+    digits = str(abs(int(n))) if isinstance(n, (int, float)) and float(n).is_integer() else str(n)
+    spoken_vowel = digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) % 3 == 2)
+    return Latex("an" if spoken_vowel else "a")
+
+
 def _finalize(value: Any) -> Any:
     if isinstance(value, Latex):
         return value
@@ -160,6 +167,7 @@ def environment() -> jinja2.Environment:
         tex=escape,
         texttt=texttt,
         latex=_latex_filter,
+        a_an=article,
     )
     return env
 

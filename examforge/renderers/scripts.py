@@ -69,7 +69,7 @@ def pdflatex_chars() -> frozenset[int]:
     Latin Modern has under a name pdftotext reads as another character (_MISREAD; a test
     typesets every character of this set and reads each one back)."""
     chars = set(range(0x20, 0x7F))
-    files = {name: _kpse(name) for name in ("t1enc.dfu", "ts1enc.dfu", "t1enc.def", "ts1enc.def")}
+    files = _kpse("t1enc.dfu", "ts1enc.dfu", "t1enc.def", "ts1enc.def")
     if not all(files.values()):  # no TeX to ask: Latin-1, which T1 and TS1 print as single glyphs
         return frozenset(chars | set(range(0xA0, 0x100)))
     definitions = files["t1enc.def"] + files["ts1enc.def"]
@@ -90,11 +90,15 @@ def pdflatex_chars() -> frozenset[int]:
 _MISREAD = frozenset(map(ord, "¹²³Đẞ‒―‱⁒฿₦₱℗℞℠Ω℧␢◯⟨⟩〈〉"))
 
 
-def _kpse(name: str) -> str:
-    if not shutil.which("kpsewhich"):
-        return ""
-    path = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
-    return Path(path).read_text(encoding="latin-1") if path else ""
+def _kpse(*names: str) -> dict[str, str]:
+    """The text of each of TeX's files `names` ("" for one not found), with one kpsewhich call."""
+    found: dict[str, str] = dict.fromkeys(names, "")
+    if shutil.which("kpsewhich"):
+        out = subprocess.run(["kpsewhich", *names], capture_output=True, text=True).stdout.split("\n")
+        for path in filter(None, out):
+            if Path(path).name in found:
+                found[Path(path).name] = Path(path).read_text(encoding="latin-1")
+    return found
 
 
 def _attaches(ch: str, previous: str) -> bool:
@@ -376,7 +380,7 @@ def split(text: str) -> list[Part]:
                 if tokens[k][0] not in _SPACES and (_rtl(tokens[k]) or _number(tokens[k])):
                     end = k
                 k += 1
-            parts.append(Part("lua", "".join(tokens[i:end + 1])))
+            parts.append(Part("lua", "".join(tokens[i:end + 1]).translate(_AS_SPACE)))
             i = end + 1
             continue
         pieces: list[str] = []  # left to right: wide characters (CJK, emoji) one by one
@@ -394,10 +398,10 @@ def split(text: str) -> list[Part]:
 
 
 def _pdflatex_text(text: str) -> Latex:
-    return escape(text.translate(_AS_SPACE))  # a tab or a carriage return is a space, as a newline is
+    return escape(text.translate(_AS_SPACE))  # a tab or a line break is a space
 
 
-_AS_SPACE = {ord("\t"): " ", ord("\r"): " "}
+_AS_SPACE = {ord("\t"): " ", ord("\r"): " ", ord("\n"): " "}
 
 
 @dataclass(frozen=True)
@@ -484,6 +488,7 @@ def runs_document(pieces: list[tuple[str, tuple[str, ...]]]) -> tuple[str, list[
         size = os.path.getsize(path) if os.path.exists(path) else 0
         feature = f"script={script};" if script else ""
         font_lines.append(rf'\font{name}="{spec}:mode=harf;{feature}" at {SIZE_PT}pt % {size} bytes')
+        font_lines.append(rf"\directlua{{examforge.letters('{name[1:]}')}}")
     source = "\n".join([
         "% Text pdflatex's fonts cannot print, typeset once per build by LuaLaTeX (examforge.renderers.scripts):",
         "% one page per piece and style, the piece's box plus a bleed; \\jobname.efl has U|page|id|style|wd|ht|dp.",
@@ -499,6 +504,13 @@ def runs_document(pieces: list[tuple[str, tuple[str, ...]]]) -> tuple[str, list[
         r"\directlua{examforge = {} function examforge.text(h) tex.sprint(-2, (string.gsub(h, '..',"
         r" function(c) return string.char(tonumber(c, 16)) end))) end}",
         r"\def\eftext#1{\directlua{examforge.text('#1')}}",
+        # A glyph that is the nominal glyph of a letter and of its presentation form (Arabic ا and
+        # ﺍ) reads back as the letter, not the form luaotfload picks (the highest code point).
+        r"\directlua{function examforge.letters(name) local f = font.getfont(font.id(name))"
+        r" local shared = f and f.hb and f.hb.shared if not shared then return end"
+        r" for _, r in ipairs({{0x0590, 0x05FF}, {0x0600, 0x06FF}, {0x0750, 0x077F}, {0x08A0, 0x08FF}}) do"
+        r" for u = r[1], r[2] do local g = shared.font:get_nominal_glyph(u)"
+        r" if g then shared.nominals[g] = u end end end end}",
         r"\def\efspan#1#2{\pdfextension literal page{/Span<</ActualText<FEFF#1>>>BDC}#2\pdfextension literal page{EMC}}",
         rf"\newdimen\efbleed \efbleed={BLEED_SP}sp",
         r"\def\efrun#1#2#3#4{\setbox0\hbox{#4}%",

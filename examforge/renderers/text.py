@@ -60,8 +60,8 @@ def _fast_text(latex: str) -> str | None:
     """pylatexenc's text for LaTeX made only of characters, groups, $ and argument-free macros
     with a fixed text (most answers: shapes, numbers, tuples); None for anything else. A test
     checks it against pylatexenc on every type's answers."""
-    if _FAST_UNSAFE.search(latex):
-        return None
+    if _FAST_UNSAFE.search(latex) or latex.count("$") % 2:
+        return None  # an unclosed $ changes how pylatexenc reads what follows
     out = []
     for m in _FAST_TOKEN.finditer(latex):
         tok = m.group(0)
