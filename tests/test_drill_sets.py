@@ -75,6 +75,15 @@ def test_the_example_sets_file_loads():
         assert s.type_ids and all(drill_forms(registry.get(t)) for t in s.type_ids)
 
 
+def _alias_bomb() -> str:
+    """9 aliases of 9 aliases of ...: a few hundred bytes that expand to 9**9 entries."""
+    lines = ["a: &a [" + ", ".join(["conv"] * 9) + "]"]
+    for k in range(1, 9):
+        name, prev = chr(ord("a") + k), chr(ord("a") + k - 1)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines + ["week5: {questions: *i}"])
+
+
 BAD_FILES = [
     ('week5: {questions: ["cnv.*"]}', "set 'week5': field 'questions[0]': value 'cnv.*': matches no question type"),
     ('week5: {questions: [conv, nosuchtopic]}', "set 'week5': field 'questions[1]': value 'nosuchtopic'"),
@@ -91,6 +100,8 @@ BAD_FILES = [
     ('- conv', "a drill sets file is a mapping of set names to sets"),
     ('', "a drill sets file is a mapping of set names to sets"),
     ('w: {questions: [conv', "invalid YAML at line 2"),
+    ("week5: {questions: [conv]}\nweek5: {questions: [pool]}", "duplicate key 'week5' (first at line 1)"),
+    (_alias_bomb(), "makes the document larger than"),  # the bounded loader (examforge.yamlio)
 ]
 
 
@@ -104,7 +115,7 @@ def test_bad_sets_files_name_the_file_the_set_and_the_field(tmp_path, text, mess
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(InputError, match="nope.yaml: file not found"):
+    with pytest.raises(InputError, match="nope.yaml: (YAML )?file not found"):
         load_sets(tmp_path / "nope.yaml")
 
 
