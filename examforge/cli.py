@@ -430,18 +430,41 @@ def check(targets: tuple[str, ...], seeds: int, no_compile: bool) -> None:
               help="Reproducible: variants SEED, SEED+1, ... (history does not pick the types).")
 @click.option("--form", type=click.Choice(["free", "mc", "tf"]), default=None,
               help="free: type the answer (default where it can be typed); mc: options; tf: true/false.")
-@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium", show_default=True)
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default=None,
+              help="easy, medium or hard (default: medium, or the drill set's).")
 @click.option("--count", type=click.IntRange(1, 100000), default=None, help="Stop after this many variants.")
+@click.option("--set", "set_name", default=None, metavar="NAME", help="Drill the set NAME of the --sets file.")
+@click.option("--sets", "sets_file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="A YAML file of drill sets (default: $EXAMFORGE_DRILL_SETS).")
 @QUESTIONS
-def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str, count: int | None) -> None:
-    """Drill TOPIC (a type id, a topic such as conv, or everything) in the terminal. Missed
-    types come back more often (history in the user data directory)."""
+def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str | None, count: int | None,
+          set_name: str | None, sets_file: Path | None) -> None:
+    """Drill TOPIC (a type id, a topic such as conv, or everything), or a drill set (--set NAME
+    --sets FILE), in the terminal. Missed types come back more often (history in the user data
+    directory)."""
     from examforge.drill.history import History
     from examforge.drill.terminal import run as run_drill
 
+    drill_set = _drill_set(set_name, sets_file) if set_name or sets_file else None
     with History() as history:
         run_drill(topic, seed=seed, form=form, difficulty=difficulty, count=count, history=history,
-                  ask=input, say=click.echo)
+                  ask=input, say=click.echo, drill_set=drill_set)
+
+
+def _drill_set(name: str | None, path: Path | None):
+    """The set NAME of the sets file (--sets FILE, else $EXAMFORGE_DRILL_SETS)."""
+    import os
+
+    from examforge.drill.sets import ENV_SETS, load_sets
+
+    path = path or (Path(os.environ[ENV_SETS]) if os.environ.get(ENV_SETS) else None)
+    if path is None:
+        raise InputError(f"--set {name} needs the file of drill sets: --sets FILE (or ${ENV_SETS})")
+    sets = load_sets(path)
+    if name is None or name not in sets:
+        what = "name a set with --set NAME" if name is None else f"there is no set {name!r}"
+        raise InputError(f"{path}: {what}; its sets are: {', '.join(sets)}")
+    return sets[name]
 
 
 @main.command()
@@ -449,12 +472,19 @@ def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Server processes; default one per core (the server is stateless, so any number works).")
+@click.option("--sets", "sets_file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="A YAML file of drill sets, each served at /?set=NAME.")
 @QUESTIONS
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str, port: int, workers: int | None, sets_file: Path | None) -> None:
     """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
     import os
 
     from examforge.drill.web import serve as run_server
+
+    if sets_file is not None:  # checked here, then read again by every worker process
+        from examforge.drill.sets import use_in_workers
+
+        use_in_workers(sets_file)
 
     run_server(host=host, port=port, workers=workers or os.cpu_count() or 1)
 
