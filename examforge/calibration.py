@@ -3,8 +3,14 @@
 A height the spec gives (question_height, box_height, parts) is used as it is. Otherwise LaTeX
 measures the question on a fixed set of calibration draws (seeds derived from the exam seed,
 never from the roster, so adding a student never moves a box) and the slot gets the tallest
-one plus a margin, rounded up to a quarter centimetre. A student whose content is still taller
-fails the build by name; the message says which height to set."""
+one plus a margin, rounded up to a quarter centimetre. A question whose every variant is measured
+(an authored question: calibration draws each of its variants) needs no margin for draws
+calibration did not see. An answer box is as tall as what the student needs: the box of a
+free-response question, or the options of a multiple-choice, select-all or true/false one (laid
+out in the most compact arrangement in which every calibration draw's options fit, see
+examforge.layout.ARRANGEMENTS); the key's content (its answer, the filled bubble and "Answer: B"
+beside the options) must fit in that box and is measured too. A student whose content is still
+taller fails the build by name; the message says which height to set."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 
 from examforge import fairness, registry
 from examforge.layout import (
+    ARRANGEMENTS,
     BOX_PAD_PT,
     BOX_RULE_PT,
     FALLBACK_MC_BOX_CM,
@@ -30,7 +37,9 @@ from examforge.variant import Variant, draw_in_build, make_variant
 CALIBRATION_DRAWS = 24
 STATEMENT_MARGIN = 1.08  # times the tallest calibration draw ...
 STATEMENT_EXTRA_CM = 0.3  # ... plus this
-BOX_EXTRA_CM = 0.2
+EXACT_STATEMENT_EXTRA_CM = 0.05  # every variant measured: rounding up, and a hair more
+BOX_EXTRA_CM = 0.2  # room left in a free-response box beyond its key's answer
+CHOICE_EXTRA_CM = 0.0  # options are filled in, not written: their box is what they take
 FRAME_SP = 2 * pt_sp(BOX_RULE_PT) + 2 * pt_sp(BOX_PAD_PT)
 
 
@@ -116,12 +125,21 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
     return samples
 
 
+def _measured_boxes(v: Variant) -> list[dict]:
+    """The box contents a calibration draw is measured with, exam and key: the options in each
+    arrangement (multiple choice, select all), or the one content (true/false, free response)."""
+    from examforge.renderers.exam import _answer_box
+
+    if v.choices and v.form in ("mc", "multi"):
+        return [{"suffix": f"@{a}", "exam": _answer_box(v, key=False, arrangement=a),
+                 "key": _answer_box(v, key=True, arrangement=a)} for a in ARRANGEMENTS]
+    return [{"suffix": "", "exam": _answer_box(v, key=False), "key": _answer_box(v, key=True)}]
+
+
 def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sample]) -> str:
     from examforge.renderers.blocks import question_text
-    from examforge.renderers.exam import _answer_box
+    from examforge.renderers.exam import memoize_figures, template_statement
     from examforge.renderers.latex import render
-
-    from examforge.renderers.exam import template_statement
 
     items = [
         {
@@ -129,8 +147,7 @@ def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sa
             "generator": s.variant.qtype.id,
             "seed": s.variant.seed,
             "statement": question_text(s.variant),
-            "exam_box": _answer_box(s.variant, key=False),
-            "key_box": _answer_box(s.variant, key=True),
+            "boxes": _measured_boxes(s.variant),
         }
         for s in samples
     ]
@@ -143,31 +160,60 @@ def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sa
             "generator": s.variant.qtype.id,
             "seed": s.variant.seed,
             "statement": template_statement(s.variant),
-            "exam_box": _answer_box(s.variant, key=False),
-            "key_box": _answer_box(s.variant, key=True),
+            "boxes": [],
         }
         for s in firsts.values()
     ]
-    from examforge.renderers.exam import memoize_figures
-
     return memoize_figures(render("measure.tex.j2", g=layout_geometry, title=spec.title, course=spec.course, items=items))
 
 
+def _every_variant_measured(q: QuestionSpec) -> bool:
+    """Calibration measures each variant of every member (authored questions): no draw is unseen."""
+    return q.params is None and all(getattr(registry.get(m), "calibration_params", None) is not None
+                                    for m in q.members)
+
+
+def choice_arrangement(measured: dict[tuple[int, str], int], slot: int) -> str | None:
+    """The most compact arrangement of the slot's options in which no calibration draw had an
+    option too wide for its cell; None when the slot has no multiple-choice options."""
+    if not any((slot, f"box@{a}") in measured for a in ARRANGEMENTS):
+        return None
+    for a in ARRANGEMENTS[:-1]:
+        if measured.get((slot, f"wide@{a}"), 1) == 0:
+            return a
+    return ARRANGEMENTS[-1]
+
+
 def heights_from_measurements(spec: ExamSpec, measured: dict[tuple[int, str], int]) -> dict[int, SlotHeights]:
-    """`measured[(slot, "statement"|"box"|"key")]` is the tallest natural height seen, in sp."""
+    """`measured[(slot, what)]` is the tallest natural height seen, in sp: "statement", and the
+    answer box's content in the exam ("box") and in the key ("key"), for multiple choice in each
+    arrangement ("box@row", "key@row", ... with "wide@row" 1 when an option did not fit its cell)."""
     out = fallback_heights(spec)
     for slot, _, q in spec.slots():
         statement = _explicit_statement(q)
+        exact = _every_variant_measured(q)
         if statement is None and (slot, "statement") in measured:
-            statement = round_up_cm(measured[slot, "statement"] * STATEMENT_MARGIN + cm_sp(STATEMENT_EXTRA_CM))
+            if exact:
+                statement = round_up_cm(measured[slot, "statement"] + cm_sp(EXACT_STATEMENT_EXTRA_CM))
+            else:
+                statement = round_up_cm(measured[slot, "statement"] * STATEMENT_MARGIN + cm_sp(STATEMENT_EXTRA_CM))
+        arrangement = choice_arrangement(measured, slot)
         boxes = _explicit_boxes(q)
-        if boxes is None and (slot, "key") in measured:
-            content = max(measured.get((slot, "box"), 0), measured[slot, "key"])
-            need = round_up_cm(content + FRAME_SP + cm_sp(BOX_EXTRA_CM))
-            if any(q.form_for(m) == "free" for m in q.members):
-                need = max(need, _free_box(q))
-            boxes = (need,)
-        out[slot] = SlotHeights(statement or out[slot].statement, boxes or out[slot].boxes)
+        if boxes is None:
+            contents = []
+            if arrangement is not None:
+                contents.append(max(measured[slot, f"box@{arrangement}"], measured.get((slot, f"key@{arrangement}"), 0)))
+            if (slot, "key") in measured:
+                contents.append(max(measured.get((slot, "box"), 0), measured[slot, "key"]))
+            if contents:
+                free = any(q.form_for(m) == "free" for m in q.members)
+                extra = BOX_EXTRA_CM if free else CHOICE_EXTRA_CM
+                need = round_up_cm(max(contents) + FRAME_SP + cm_sp(extra))
+                if free:
+                    need = max(need, _free_box(q))
+                boxes = (need,)
+        out[slot] = SlotHeights(statement or out[slot].statement, boxes or out[slot].boxes,
+                                arrangement or out[slot].choices)
     return out
 
 

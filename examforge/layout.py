@@ -42,6 +42,13 @@ HEADING_CHARS_PER_LINE = 80  # a safe estimate; LaTeX checks the real height
 BOX_PAD_PT = 5.0  # inner padding of an answer box
 BOX_RULE_PT = 0.8
 
+# How the options of a multiple-choice or select-all slot sit in its box, most compact first:
+# all in one row, in two rows, one per line (examforge.renderers.exam.choice_columns).
+# Calibration picks, per slot, the first in which no option of any calibration draw is wider
+# than its cell; true/false is always one row ("True", "False" at their natural widths).
+ARRANGEMENTS = ("row", "two-rows", "column")
+DEFAULT_ARRANGEMENT = "column"  # without calibration: one option per line always fits
+
 # Heights for types that calibration could not measure (fixed params need none).
 FALLBACK_STATEMENT_CM = 5.0
 FALLBACK_MC_BOX_CM = 4.0
@@ -97,6 +104,7 @@ class SlotPlan:
     page: int  # from 1
     statement: int  # sp
     boxes: tuple[BoxPlan, ...]
+    choices: str = DEFAULT_ARRANGEMENT  # how its options sit in its box (ARRANGEMENTS)
 
     @property
     def height(self) -> int:
@@ -174,6 +182,7 @@ class SlotHeights:
 
     statement: int
     boxes: tuple[int, ...]
+    choices: str = DEFAULT_ARRANGEMENT  # how options sit in the box (ARRANGEMENTS)
 
 
 def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) -> Layout:
@@ -205,7 +214,7 @@ def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) ->
             labels = [""] if not q.parts else [f"({p.label})" for p in q.parts]
             points = [""] if not q.parts else [p.points_label for p in q.parts]
             boxes = tuple(BoxPlan(n, l, b, pts) for n, l, b, pts in zip(names, labels, h.boxes, points))
-            draft = SlotPlan(number, slot_index, s_index, 0, h.statement, boxes)
+            draft = SlotPlan(number, slot_index, s_index, 0, h.statement, boxes, h.choices)
             need = draft.height + (head if q_index == 0 else 0)
             if need > layout.text_h and not flow:
                 raise InputError(
@@ -218,7 +227,7 @@ def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) ->
             if q_index == 0:
                 page.append(HeadingPlan(s_index, page_no, head))
                 used += head
-            page.append(SlotPlan(number, slot_index, s_index, page_no, h.statement, boxes))
+            page.append(SlotPlan(number, slot_index, s_index, page_no, h.statement, boxes, h.choices))
             used += draft.height
     new_page()
     layout.n_pages = 0 if flow else 1 + len(layout.pages)

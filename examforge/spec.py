@@ -242,7 +242,7 @@ class SectionSpec(_Strict):
 class LayoutSpec(_Strict):
     """The physical layout every student shares (see examforge.layout)."""
 
-    paper: Literal["a4", "letter"] = "a4"
+    paper: Literal["a4", "letter"] = "letter"  # what most Gradescope users print; a4 on request
     duplex: bool = False  # pad to an even page count for double-sided printing
     qr: bool = False  # a QR code on every exam page: exam, student and page
 

@@ -5,6 +5,7 @@ the named mistakes, sampling within the difficulty ranges and the Params validat
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -276,3 +277,22 @@ def test_repeated_tokens_invalid_params(change, message):
         data["changed_id"] = 4
     with pytest.raises(ValidationError, match=message):
         RepeatedParams.model_validate(data)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_token_labels_of_x_are_arrows_without_a_stray_hash_or_comma(shared):
+    """X's rows carried '# A' labels and the display's comma landed among them ('# A,'), in the
+    PDF and on the web: each row is now marked '<- A' and nothing follows the labels."""
+    data = dict(SA.seed_example)
+    if not shared:
+        data["W_k"] = data["W_q"][::-1]
+        data["W_v"] = [[2 * x for x in row] for row in data["W_q"]]
+    p = SelfAttentionParams.model_validate(data)
+    assert p.tokens and p.shared_weights == shared
+    for form in ("free", "mc"):
+        latex = question_text(make_variant(SA, p, form=form))
+        assert r"\#" not in latex
+        text = latex_to_text(latex)
+        assert "#" not in text
+        assert "←D" in text.replace(" ", "") and "←A" in text.replace(" ", "")
+        assert not re.search(r"\\end\{matrix\}\s*,", latex)  # no punctuation after the labels

@@ -49,3 +49,14 @@ def test_fast_path_is_exact_or_steps_aside(pieces):
     if fast is not None:
         assert fast == _slow(latex)
     assert T.latex_to_text(latex) == _slow(latex)
+
+
+def test_sample_text_keeps_det_and_not_equal():
+    """`examforge sample --format text` printed '(A) 0' for $\\det(A) \\ne 0$: both were dropped."""
+    assert T.latex_to_text(r"$\det(A) \ne 0$") == "det (A) ≠0"
+    assert T.latex_to_text(r"$\det A = 3$") == "det A = 3"
+    assert T.latex_to_text(r"$\neg p$, $f\colon X$, $\bigstar$") == "¬p, f:X, ★"
+    for latex in (r"$\det A \ne 0$", r"$\det(A)$"):  # the fast path agrees
+        assert _fast(latex) == _slow(latex)
+    v = draw(registry.get("linalg.rank_one_eigenvalues"), 3)
+    assert "det A = " in T.latex_to_text(v.qtype.answer_latex(v.answer))

@@ -107,7 +107,47 @@ def _pages(spec: ExamSpec, layout: L.Layout, runs: Runs) -> list[list[dict]]:
     return pages
 
 
-def _answer_box(v: Variant, *, key: bool) -> Latex:
+ARRANGEMENTS, DEFAULT_ARRANGEMENT = L.ARRANGEMENTS, L.DEFAULT_ARRANGEMENT
+
+
+def choice_columns(form: str, n_choices: int, arrangement: str) -> int:
+    """Columns of the options' grid (0: one row at natural widths)."""
+    if form == "tf":
+        return 0
+    if arrangement not in ARRANGEMENTS:
+        raise ValueError(f"unknown arrangement {arrangement!r}")
+    return {"row": n_choices, "two-rows": -(-n_choices // 2), "column": 1}[arrangement]
+
+
+def key_label_lines(v: Variant, columns: int) -> list[str]:
+    """The lines of the widest "Answer: ..." the key can print for this question, whose width is
+    kept free at the right of the options, in the exam as in the key, for every student: one
+    line, or for a select-all question whose options take two rows or more, "Answer:" above the
+    letters."""
+    if v.form == "tf":
+        return ["Answer: False"]
+    if v.form == "multi":
+        letters = ", ".join(c.letter for c in v.choices)
+        return ["Answer:", letters] if _two_line_label(v, columns) else [f"Answer: {letters}"]
+    return ["Answer: M"]  # wider than any option letter
+
+
+def _two_line_label(v: Variant, columns: int) -> bool:
+    return v.form == "multi" and 0 < columns < len(v.choices)
+
+
+def _answer_box(v: Variant, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT) -> Latex:
+    """What goes in a question's fixed box: the options (a grid, the key's choice filled and
+    "Answer: B" beside them, in the exam's space), or the key's answer of a free response."""
+    if v.choices:
+        columns = choice_columns(v.form, len(v.choices), arrangement)
+        rows = [v.choices] if columns == 0 else [v.choices[i:i + columns] for i in range(0, len(v.choices), columns)]
+        return render(
+            "blocks/answer_area.tex.j2",
+            choices=v.choices, key=key, height="0pt", framed=False, form=v.form, bubbles=True,
+            columns=columns, rows=rows, widest_label=key_label_lines(v, columns), correct=v.correct_label,
+            two_line_label=_two_line_label(v, columns), answer=Latex(""),
+        )
     return render(
         "blocks/answer_area.tex.j2",
         choices=v.choices, key=key, height="0pt", framed=False, form=v.form, bubbles=True,
@@ -124,13 +164,13 @@ def template_statement(v: Variant) -> Latex:
     )
 
 
-def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool) -> list[Latex]:
+def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT) -> list[Latex]:
     """What goes in each of the slot's boxes: the answer area in the first (the choices, or the
     key's answer); for a question asked in parts, each part's own answer in its own box."""
     v = dq.variant
     parts = v.qtype.part_answers(v.answer) if dq.spec.parts else None
     if parts is None:
-        return [_answer_box(v, key=key)] + [Latex("")] * (n_boxes - 1)
+        return [_answer_box(v, key=key, arrangement=arrangement)] + [Latex("")] * (n_boxes - 1)
     if len(parts) != n_boxes:  # the spec checks the count; a type breaking its word is a bug
         raise ValueError(f"{v.qtype.id} seed {v.seed}: {len(parts)} part answers for {n_boxes} part boxes")
     if not key:
@@ -148,9 +188,9 @@ def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]
     else:
         statement = question_text(v)
     if "exam" in kinds:
-        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False)
+        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False, arrangement=layout_slot.choices)
     if "key" in kinds:
-        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True)
+        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True, arrangement=layout_slot.choices)
     return {
         "slot": dq.slot,
         "number": layout_slot.number,

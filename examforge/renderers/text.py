@@ -22,6 +22,12 @@ _context.add_context_category(
         MacroTextSpec("frac", simplify_repl="(%(1)s)/(%(2)s)"),
         MacroTextSpec("tfrac", simplify_repl="%(1)s/%(2)s"),
         MacroTextSpec("dfrac", simplify_repl="(%(1)s)/(%(2)s)"),
+        # symbols pylatexenc's defaults drop
+        MacroTextSpec("det", simplify_repl="det "),  # "det A", as TeX prints it
+        MacroTextSpec("ne", simplify_repl="\u2260"),
+        MacroTextSpec("neg", simplify_repl="\u00ac"),
+        MacroTextSpec("colon", simplify_repl=":"),
+        MacroTextSpec("bigstar", simplify_repl="\u2605"),
     ],
 )
 _converter = LatexNodes2Text(latex_context=_context, math_mode="text", strict_latex_spaces=True)
