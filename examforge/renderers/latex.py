@@ -15,6 +15,8 @@ from typing import Any, Iterable
 import jinja2
 from pylatex.utils import _latex_special_chars, escape_latex
 
+from examforge import figures
+
 
 _LITERAL = {"'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}"}
 
@@ -111,6 +113,17 @@ def _finalize(value: Any) -> Any:
     raise TypeError(f"template printed a {type(value).__name__}; use a filter (fmt, matrix, shape)")
 
 
+@jinja2.pass_context
+def _figure(context: jinja2.runtime.Context, fig: figures.Axes | figures.CellGrid) -> Latex:
+    """A figure model (examforge.figures) as a LaTeX `picture`; as the model itself
+    (\\effigure{...}) when the renderer asked for `figure_mode="data"` (the drill draws it)."""
+    if not isinstance(fig, (figures.Axes, figures.CellGrid)):
+        raise TypeError(f"the figure filter draws examforge.figures models, not a {type(fig).__name__}")
+    if context.get("figure_mode", "picture") == "data":
+        return Latex(figures.as_data(fig))
+    return Latex(figures.to_latex(fig))
+
+
 def _latex_filter(value: Any) -> Latex:
     """Mark trusted LaTeX made in Python (never user text)."""
     return value if isinstance(value, Latex) else Latex(str(value))
@@ -160,6 +173,7 @@ def environment() -> jinja2.Environment:
         tex=escape,
         texttt=texttt,
         latex=_latex_filter,
+        figure=_figure,
     )
     return env
 
