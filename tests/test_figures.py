@@ -236,3 +236,15 @@ def test_text_draws_the_same_model():
                                                "· · · · ■ ·"]
     assert figures.to_text(BAR, plain) == ["Prob C", "  1 │████████ \\frac{1}{2}", "  3 │████████ \\frac{1}{2}"]
     assert figures.to_text(PARABOLA, plain) == ["(a plot; the web drill and the PDF key show it)"]
+
+
+def test_the_figure_filter_draws_models_only():
+    from examforge.renderers.latex import environment
+
+    template = environment().from_string(r"\VAR{x|figure}")
+    assert template.render(x=GRID) == figures.to_latex(GRID)
+    assert template.render(x=GRID, figure_mode="data") == figures.as_data(GRID)
+    with pytest.raises(TypeError, match="draws examforge.figures models, not a str"):
+        template.render(x=r"\begin{tikzpicture}\end{tikzpicture}")
+    with pytest.raises(ValueError, match="figure_mode 'svg'"):
+        template.render(x=GRID, figure_mode="svg")

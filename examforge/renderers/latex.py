@@ -119,8 +119,11 @@ def _figure(context: jinja2.runtime.Context, fig: figures.Axes | figures.CellGri
     (\\effigure{...}) when the renderer asked for `figure_mode="data"` (the drill draws it)."""
     if not isinstance(fig, (figures.Axes, figures.CellGrid)):
         raise TypeError(f"the figure filter draws examforge.figures models, not a {type(fig).__name__}")
-    if context.get("figure_mode", "picture") == "data":
+    mode = context.get("figure_mode", "picture")
+    if mode == "data":
         return Latex(figures.as_data(fig))
+    if mode != "picture":
+        raise ValueError(f"figure_mode {mode!r}: draw figures as a 'picture' or as 'data'")
     return Latex(figures.to_latex(fig))
 
 
