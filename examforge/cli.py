@@ -92,7 +92,7 @@ def _record(v: Variant) -> dict:
 
 def _as_text(v: Variant) -> str:
     head = f"{v.qtype.id}  seed {v.seed if v.seed is not None else '-'}  ({v.form})"
-    lines = [head, "=" * len(head), latex_to_text(question_text(v))]
+    lines = [head, "=" * len(head), latex_to_text(question_text(v, figure_mode="data"))]  # figures as text
     for c in v.choices:
         lines.append(f"  {c.letter}. {latex_to_text(c.latex)}")
     answer = latex_to_text(v.qtype.answer_latex(v.answer))
@@ -102,7 +102,7 @@ def _as_text(v: Variant) -> str:
         lines += ["", f"Answer: ({v.correct_letter}) {answer}"]
     else:
         lines += ["", f"Answer: {answer}"]
-    lines += ["", "Worked solution:", latex_to_text(solution_latex(v)), ""]
+    lines += ["", "Worked solution:", latex_to_text(solution_latex(v, figure_mode="data")), ""]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until, nice
+from examforge.figures import Axes, Curve, sampled
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
@@ -162,6 +163,16 @@ class LRStability(QuestionType):
         c = 1 - p.lr * p.curvature
         ws = [p.w0 * c**t for t in range(p.steps + 1)]  # closed form w_t = (1 - eta a)^t w_0
         return _lr_answer(p, ws, [p.curvature * w for w in ws[:-1]])
+
+    def descent_figure(self, p: LRStabilityParams, a: LRStabilityAnswer) -> Axes:
+        """The parabola L(w) with the iterates on it."""
+        e = a.plot_extent
+        return Axes(
+            width_cm=6.5, height_cm=4, lines="middle", xlabel="$w$", ylabel="$L$", ymin=0, tick_font="\\scriptsize",
+            series=(Curve(points=sampled(lambda w: 0.5 * p.curvature * w**2, -e, e, 61), colour="gray", width_pt=0.8),
+                    Curve(points=tuple(zip(a.iterates, a.losses)), colour="blue", width_pt=0.8, marks=True,
+                          mark_radius_pt=1.5)),
+        )
 
     def answer_latex(self, a: LRStabilityAnswer) -> str:
         k = len(a.iterates) - 1

@@ -16,6 +16,7 @@ from examforge.drawing import draw_until, matrix_dims
 from examforge.bank.attention import (
     FloatMatrix, Matrix, Symbol, check_symbol, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
+from examforge.figures import Axes, Bars, Curve
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, fmt
@@ -760,11 +761,6 @@ class VisibilityAnswer(AnswerModel):
     def dist_tex(self) -> Latex:
         return Latex(_dist_latex(self.probs))
 
-    @property
-    def bars(self) -> list[tuple[int, Latex]]:
-        """(class, probability as LaTeX) for the nonzero bars."""
-        return [(c, num_tex(p)) for c, p in enumerate(self.probs) if p > 0]
-
 
 def _enumerate(known: list[Optional[str]]) -> list[Completion]:
     """Every well-formed expression of this length whose known slots match and whose value is
@@ -796,6 +792,13 @@ def _visibility(p: VisibilityParams, visible: list[int], probs: list[float]) -> 
         probs=tuple(probs), visible=tuple(p.letters[j] for j in visible), known=tuple(known),
         completions=tuple(_enumerate(known)), value=evaluate(p.ordered),
     )
+
+
+def _prob_axes(p: VisibilityParams, height_cm: float, ymax: float, series=()) -> Axes:
+    """Axes for the distribution at the queried output ("Prob C"): classes 0..4, probability 0..1."""
+    return Axes(width_cm=6.5, height_cm=height_cm, xmin=-0.6, xmax=4.6, ymin=0, ymax=ymax,
+                xticks=(0, 1, 2, 3, 4), yticks=(0, 0.5, 1), title=f"Prob {p.query_letter}", lines="left",
+                series=series)
 
 
 def _dist_latex(probs) -> str:
@@ -902,6 +905,20 @@ class ArithmeticVisibility(QuestionType):
         return _visibility(p, visible, probs)
 
     # -- presentation --------------------------------------------------------------------------
+    def sketch_axes(self, p: VisibilityParams) -> Axes:
+        """The empty axes the student sketches the distribution on. (The invisible point keeps the
+        picture byte for byte as it was drawn when pgfplots needed a plot in every axis.)"""
+        return _prob_axes(p, 3.6, 1.05, (Curve(points=((0, 0),), colour=None),))
+
+    def distribution_figure(self, p: VisibilityParams, a: VisibilityAnswer) -> Axes:
+        """The distribution as bars, each labelled with its probability. The heights are rounded
+        as `fmt` prints them (1/7 stands at 0.1429), as they always were: 0.01pt at most."""
+        nonzero = [(c, q) for c, q in enumerate(a.probs) if q > 0]
+        bars = Bars(points=tuple((c, float(fmt(q))) for c, q in nonzero),
+                    labels=tuple(f"${num_tex(q)}$" for _, q in nonzero),
+                    fill="gray!50", stroke="black", bar_pt=14, label_font="\\small")
+        return _prob_axes(p, 3.8, 1.25, (bars,))
+
     def answer_latex(self, a: VisibilityAnswer) -> str:
         return _dist_latex(a.probs)
 

@@ -14,6 +14,9 @@ from typing import Any, Iterable
 
 import jinja2
 
+from examforge import figures
+
+
 
 class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
@@ -131,6 +134,20 @@ def _finalize(value: Any) -> Any:
     raise TypeError(f"template printed a {type(value).__name__}; use a filter (fmt, matrix, shape)")
 
 
+@jinja2.pass_context
+def _figure(context: jinja2.runtime.Context, fig: figures.Axes | figures.CellGrid) -> Latex:
+    """A figure model (examforge.figures) as a LaTeX `picture`; as the model itself
+    (\\effigure{...}) when the renderer asked for `figure_mode="data"` (the drill draws it)."""
+    if not isinstance(fig, (figures.Axes, figures.CellGrid)):
+        raise TypeError(f"the figure filter draws examforge.figures models, not a {type(fig).__name__}")
+    mode = context.get("figure_mode", "picture")
+    if mode == "data":
+        return Latex(figures.as_data(fig))
+    if mode != "picture":
+        raise ValueError(f"figure_mode {mode!r}: draw figures as a 'picture' or as 'data'")
+    return Latex(figures.to_latex(fig))
+
+
 def _latex_filter(value: Any) -> Latex:
     """Mark trusted LaTeX made in Python (never user text)."""
     return value if isinstance(value, Latex) else Latex(str(value))
@@ -182,6 +199,7 @@ def environment() -> jinja2.Environment:
         texttt=texttt,
         latex=_latex_filter,
         a_an=article,
+        figure=_figure,
     )
     return env
 
