@@ -255,7 +255,7 @@ class AuthoredQuestion(QuestionType):
                 smallest = min(abs(float(v.answer)) for v in self.variants) or 1.0
                 tol = (spec.rel_tolerance or 1e-9) * smallest
             self.Answer = type("AuthoredNumericAnswer", (AuthoredAnswer,), {"grading_tol": tol})
-        from examforge.renderers.assets import register_figure
+        from examforge.assets import register_figure
 
         self.figures = {}  # the figure as written -> the name LaTeX runs use
         for v in self.variants:
@@ -339,7 +339,7 @@ class AuthoredQuestion(QuestionType):
         if self.kind == "multi":
             return ", ".join(value) if value else "none"
         if self.kind == "numeric":
-            from examforge.renderers.latex import fmt
+            from examforge.formatting import fmt
 
             return f"${fmt(value, 6)}$"
         return str(value)
@@ -347,7 +347,7 @@ class AuthoredQuestion(QuestionType):
     def key_texts(self, answer: AuthoredAnswer) -> list[str]:
         if self.kind == "free":
             return []  # the model answer is the author's LaTeX; the box is checked by position
-        from examforge.renderers.text import latex_to_text
+        from examforge.text import latex_to_text
 
         return [latex_to_text(self.answer_latex(answer))]
 
@@ -360,7 +360,7 @@ class AuthoredQuestion(QuestionType):
         if isinstance(value, tuple):
             return ", ".join(value)
         if isinstance(value, float):
-            from examforge.renderers.latex import fmt
+            from examforge.formatting import fmt
 
             return f"${fmt(value, 6)}$"
         return str(value)

@@ -105,7 +105,7 @@ class QuestionType:
 
     def key_texts(self, answer: AnswerModel) -> list[str]:
         """Strings that must appear in the key's extracted text (pdftotext), spaces ignored."""
-        from examforge.renderers.text import latex_to_text
+        from examforge.text import latex_to_text
 
         return [latex_to_text(self.answer_latex(answer))]
 
@@ -160,7 +160,7 @@ class QuestionType:
         return generic_fallbacks(self.choice_value(answer))
 
     def choice_latex(self, value: Any) -> str:
-        from examforge.renderers.latex import fmt
+        from examforge.formatting import fmt
 
         return f"${fmt(value)}$"
 

@@ -43,7 +43,7 @@ def _norm(latex: str) -> str:
 def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> list[Failure]:
     """Every check that needs no LaTeX run, over `seeds` seeds of every form."""
     from examforge.renderers.blocks import question_latex, solution_latex
-    from examforge.renderers.text import latex_to_text, normalize
+    from examforge.text import latex_to_text, normalize
 
     failures: list[Failure] = []
     authored = getattr(qtype, "authored", False)
@@ -196,7 +196,7 @@ def compile_types(types: Iterable[QuestionType], *, seeds: int = 3, workdir: Pat
     from examforge.pdftext import pdf_text
     from examforge.renderers.compile import run_pdflatex
     from examforge.renderers.exam import DrawnQuestion, render_document
-    from examforge.renderers.text import normalize
+    from examforge.text import normalize
     from examforge.roster import Student
     from examforge.spec import ExamSpec
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from examforge.errors import InputError
 from examforge.bank.backprop import BackpropTwoNeuron, TwoNeuronParams
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.mlp import dense_mlp_step, sgd_step, two_neuron_step
 from examforge.variant import draw, make_variant, validate_params
 

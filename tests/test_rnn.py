@@ -20,7 +20,7 @@ from examforge.bank.rnn import (
 )
 from examforge.question import values_agree
 from examforge.renderers.blocks import solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.rnn import recurrent_param_count, recurrent_parameters
 from examforge.variant import make_variant

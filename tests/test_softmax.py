@@ -21,7 +21,7 @@ from examforge.bank.softmax import (
     TemperatureRanges,
 )
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
 from examforge.variant import draw, make_variant

@@ -16,7 +16,7 @@ from examforge.drawing import draw_until, matrix_dims
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import Latex, fmt
+from examforge.formatting import Latex, fmt
 from examforge.solvers import clean
 from examforge.solvers.attention import AttentionResult, self_attention
 from examforge.solvers.transformer import multihead_cost

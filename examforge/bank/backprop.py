@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.drawing import draw_until, nice
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.mlp import two_neuron_step
 

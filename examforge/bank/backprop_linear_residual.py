@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from examforge.drawing import draw_until, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt, matrix
+from examforge.formatting import fmt, matrix
 from examforge.solvers import clean
 from examforge.solvers.linear_backward import linear_backward, residual_row_backward, tanh_layer_jacobian
 

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
-from examforge.renderers.latex import escape, shape
+from examforge.formatting import escape, shape
 from examforge.solvers.cnn import trace_shapes
 
 # -- params ------------------------------------------------------------------------------------

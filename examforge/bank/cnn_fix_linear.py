@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from examforge.bank.cnn import CnnShapeTrace, ShapeTraceAnswer, ShapeTraceParams, ShapeTraceRanges
 from examforge.question import QuestionType, generic_fallbacks
 from examforge.registry import register
-from examforge.renderers.latex import Latex, escape
+from examforge.formatting import Latex, escape
 from examforge.solvers.cnn import run_listed
 
 _TRACE = CnnShapeTrace()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.drawing import draw_until, matrix_dims
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
-from examforge.renderers.latex import matrix, shape
+from examforge.formatting import matrix, shape
 from examforge.solvers.conv import conv2d_output_hw, conv2d_values, conv2d_windows
 
 Pos = Annotated[int, Field(ge=1, le=4096)]

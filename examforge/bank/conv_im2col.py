@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from examforge.drawing import draw_until
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import shape
+from examforge.formatting import shape
 from examforge.solvers.conv import conv2d_as_matrix
 
 MAX_D_IN = 1024  # flattened input size: keeps torch's A (d_out x d_in) small

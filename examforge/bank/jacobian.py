@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from examforge.figures import CellGrid
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import shape
+from examforge.formatting import shape
 from examforge.solvers.jacobian import matmul_jacobians
 
 Dim = Annotated[int, Field(ge=1, le=6)]

@@ -19,7 +19,7 @@ from examforge.drawing import pick, short_decimal
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.linalg import centred_data, pca_of_centred_data
 

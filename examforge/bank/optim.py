@@ -12,7 +12,7 @@ from examforge.drawing import draw_until, nice
 from examforge.figures import Axes, Curve, sampled
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.optim import quadratic_gd
 

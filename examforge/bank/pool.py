@@ -13,7 +13,7 @@ from examforge.drawing import matrix_dims
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.figures import CellGrid, Window
 from examforge.registry import register
-from examforge.renderers.latex import matrix
+from examforge.formatting import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values
 from examforge.solvers.pool import max_pool_backward, max_pool_with_argmax
 

@@ -14,7 +14,7 @@ from examforge.drawing import draw_until
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt, frac, matrix
+from examforge.formatting import fmt, frac, matrix
 from examforge.solvers import clean
 from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from examforge.drawing import draw_until
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import Latex, texttt
+from examforge.formatting import Latex, texttt
 from examforge.solvers.attention import same_attention_output
 from examforge.solvers.tokenize import TokenizeError, greedy_steps, token_spans
 # == tokenizer.repeated_tokens ===============================================================

@@ -19,7 +19,7 @@ from examforge.bank.attention import (
 from examforge.figures import Axes, Bars, Curve
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import Latex, fmt
+from examforge.formatting import Latex, fmt
 from examforge.solvers import clean
 from examforge.solvers.attention import class_distribution, decoder_loss, visible_inputs
 from examforge.solvers.transformer import block_activations, kv_cache

@@ -13,7 +13,7 @@ from examforge.drawing import draw_until
 from examforge.bank.info import log2_hints
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.prob import split_information_gain
 

@@ -12,7 +12,7 @@ from examforge import figures
 from examforge.drill.markup import (
     Block, Break, Figure, ListEnv, Math, Par, Span, Style, Table, Text, _RowEnd, _Tab, parse,
 )
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 
 _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _SUP = str.maketrans("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ")
