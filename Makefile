@@ -1,15 +1,17 @@
 # examforge: two commands on a fresh machine.
 #   make demo   builds examples/midterm.yaml into out/ and examples/exam2.yaml into out/exam2/
-#   make test   runs the test suite (real pdflatex; the web drill in headless Chromium)
+#   make test   runs the test suite (real pdflatex; the web drill in headless Chromium; two
+#               drill servers behind HAProxy)
 # Both bootstrap .venv, the CPU torch wheel, the package and TeX Live, idempotently;
-# `make test` also installs Debian's Chromium for the browser test when it is missing.
+# `make test` also installs Debian's Chromium (browser test) and haproxy (load-balancer test)
+# when they are missing.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bootstrap tex chromium clean bench
+.PHONY: demo test bootstrap tex chromium haproxy clean bench
 
 bootstrap: $(VENV)/.examforge-installed tex
 
@@ -32,11 +34,14 @@ tex:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+haproxy:
+	@bash scripts/ensure-haproxy.sh
+
 demo: bootstrap
 	$(BIN)/examforge build examples/midterm.yaml --roster examples/roster.csv --out out
 	$(BIN)/examforge build examples/exam2.yaml --roster examples/roster.csv --out out/exam2
 
-test: bootstrap chromium
+test: bootstrap chromium haproxy
 	$(BIN)/python -m pytest -q
 
 bench: bootstrap

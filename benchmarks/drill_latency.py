@@ -13,6 +13,13 @@ Targets on the 2-core machine: p95 < 50 ms for both kinds, and > 200 variants/s.
 
     .venv/bin/python benchmarks/drill_latency.py [--clients 20] [--duration 30] [--workers 2] [--json]
 
+Through a load balancer: `--url http://HOST:PORT` runs the clients against any running server
+or balancer; `--haproxy` starts two `examforge serve --workers 1` backends (--workers each) and
+Debian's haproxy with examples/haproxy.cfg on free loopback ports, and `--kill-at SECONDS` kills
+the first backend (SIGKILL to its process group) that many seconds into the measured run. The
+report then says how many requests were in flight at the kill, and the errors and latencies
+before, around (the 2 s after) and after it.
+
 The client is a minimal asyncio HTTP/1.1 keep-alive client, so it takes little of the CPU it
 shares with the server.
 """
@@ -97,6 +104,15 @@ class Connection:
             self.writer.close()
 
 
+class Tracker:
+    """Requests in flight now, and when each request ended (for the errors around a kill)."""
+
+    def __init__(self):
+        self.in_flight = 0
+        self.in_flight_at_kill: int | None = None
+        self.killed_at: float | None = None
+
+
 def plausible_answer(variant: dict):
     """A well-formed answer for the variant's format (graded, not refused)."""
     fmt = variant["answer_format"]
@@ -116,38 +132,52 @@ def plausible_answer(variant: dict):
     return "1"
 
 
-async def client(host, port, types, stop_at, warm_until, stats, rng):
+def _error(stats, message: str) -> None:
+    stats["errors"].append(message)
+    stats["error_at"].append(time.perf_counter())
+
+
+async def client(host, port, types, stop_at, warm_until, stats, rng, tracker: Tracker | None = None):
+    tracker = tracker or Tracker()
     conn = Connection(host, port)
     try:
         while time.perf_counter() < stop_at:
             try:
-                await one_round(conn, types, warm_until, stats, rng)
+                await one_round(conn, types, warm_until, stats, rng, tracker)
             except (OSError, asyncio.IncompleteReadError, ValueError) as err:  # count it, reconnect
                 if time.perf_counter() >= warm_until:
-                    stats["errors"].append(f"connection: {type(err).__name__}: {err}")
+                    _error(stats, f"connection: {type(err).__name__}: {err}")
                 conn.close()
                 conn = Connection(host, port)
     finally:
         conn.close()
 
 
-async def one_round(conn, types, warm_until, stats, rng):
+async def _timed(conn, tracker: Tracker, stats, method: str, path: str, body: bytes | None = None):
+    tracker.in_flight += 1
+    t0 = time.perf_counter()
+    try:
+        status, data = await conn.request(method, path, body)
+    finally:
+        tracker.in_flight -= 1
+    t1 = time.perf_counter()
+    stats["ended"].append((t1, 1000 * (t1 - t0)))  # every request, for the latency around a kill
+    return status, data, t0, t1
+
+
+async def one_round(conn, types, warm_until, stats, rng, tracker: Tracker):
     """One new variant and one check on this connection."""
     type_id = rng.choice(types)
-    t0 = time.perf_counter()
-    status, body = await conn.request("GET", "/api/variant?" + urlencode({"type": type_id}))
-    t1 = time.perf_counter()
+    status, body, t0, t1 = await _timed(conn, tracker, stats, "GET", "/api/variant?" + urlencode({"type": type_id}))
     measuring = t0 >= warm_until
     if status != 200:
         if measuring:
-            stats["errors"].append(f"variant {type_id}: {status} {body[:120]!r}")
+            _error(stats, f"variant {type_id}: {status} {body[:120]!r}")
         return
     variant = json.loads(body)
     payload = json.dumps({"type": variant["type"], "seed": variant["seed"], "difficulty": variant["difficulty"],
                           "form": variant["form"], "answer": plausible_answer(variant)}).encode()
-    t2 = time.perf_counter()
-    status, body = await conn.request("POST", "/api/check", payload)
-    t3 = time.perf_counter()
+    status, body, t2, t3 = await _timed(conn, tracker, stats, "POST", "/api/check", payload)
     if not measuring:
         return
     stats["variant"].append(1000 * (t1 - t0))
@@ -155,7 +185,7 @@ async def one_round(conn, types, warm_until, stats, rng):
     if status == 200:
         stats["check"].append(1000 * (t3 - t2))
     else:
-        stats["errors"].append(f"check {type_id}: {status} {body[:120]!r}")
+        _error(stats, f"check {type_id}: {status} {body[:120]!r}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -223,10 +253,13 @@ def free_port() -> int:
 
 
 def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+    """`examforge serve` from this checkout on a free loopback port, in a session of its own
+    (so that it and its worker processes can be killed together)."""
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "examforge.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     return proc, f"http://127.0.0.1:{port}"
 
@@ -248,20 +281,30 @@ async def wait_ready(host: str, port: int, timeout: float = 180) -> list[str]:
 
 
 async def run(url: str, clients: int, duration: float, warmup: float, seed: int, proc=None,
-              workers: int = 1) -> dict:
+              workers: int = 1, *, settle: list | None = None, kill=None, kill_at: float | None = None) -> dict:
+    """`proc`: the server whose CPU is measured; `settle`: processes to wait for (each with
+    `workers` workers) before the clients start; `kill`: called `kill_at` seconds into the
+    measured run (a backend behind the balancer dies)."""
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port
     types = await wait_ready(host, port)
-    if proc is not None:  # every worker process builds its type table at start-up; let them all finish
-        await wait_settled(proc, workers)
-    stats = {"variant": [], "check": [], "errors": [], "variant_by_type": {}}
+    for p in settle or ([proc] if proc is not None else []):  # every worker builds its type table at start-up
+        await wait_settled(p, workers)
+    stats = {"variant": [], "check": [], "errors": [], "error_at": [], "ended": [], "variant_by_type": {}}
+    tracker = Tracker()
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + duration
     rng = random.Random(seed)
-    tasks = [asyncio.ensure_future(client(host, port, types, stop_at, warm_until, stats, random.Random(rng.random())))
+    tasks = [asyncio.ensure_future(client(host, port, types, stop_at, warm_until, stats, random.Random(rng.random()),
+                                          tracker))
              for _ in range(clients)]
     await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
     cpu_before = process_cpu_seconds(proc.pid) if proc else None
+    if kill is not None and kill_at is not None:
+        await asyncio.sleep(kill_at)
+        tracker.in_flight_at_kill = tracker.in_flight
+        tracker.killed_at = time.perf_counter()
+        kill()
     await asyncio.gather(*tasks)
     cpu_after = process_cpu_seconds(proc.pid) if proc else None
     measured = time.perf_counter() - warm_until
@@ -278,6 +321,8 @@ async def run(url: str, clients: int, duration: float, warmup: float, seed: int,
         "errors": len(stats["errors"]), "error_samples": stats["errors"][:5],
         "reconnects": Connection.closed_by_server,
     }
+    if tracker.killed_at is not None:
+        out["kill"] = around_kill(stats, tracker, warm_until)
     if cpu_before is not None and cpu_after is not None and stats["variant"]:
         # Server CPU per variant+check pair, and what two otherwise idle cores could serve.
         used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
@@ -291,31 +336,125 @@ async def run(url: str, clients: int, duration: float, warmup: float, seed: int,
     return out
 
 
+def around_kill(stats, tracker: Tracker, warm_until: float) -> dict:
+    """Errors and latencies before the kill, in the 2 s after it, and after that."""
+    k = tracker.killed_at
+    phases = {"before": (warm_until, k), "first_2s_after": (k, k + 2.0), "later": (k + 2.0, float("inf"))}
+    out: dict = {"at_s": round(k - warm_until, 1), "in_flight_at_kill": tracker.in_flight_at_kill}
+    for name, (lo, hi) in phases.items():
+        ms = [m for t, m in stats["ended"] if lo <= t < hi]
+        out[name] = {"requests": len(ms), "errors": sum(lo <= t < hi for t in stats["error_at"]),
+                     "p50_ms": round(pct(ms, 50), 1), "p95_ms": round(pct(ms, 95), 1),
+                     "max_ms": round(max(ms), 1) if ms else None}
+    return out
+
+
+def start_haproxy(backends: list[str], port: int, stats_port: int) -> subprocess.Popen:
+    """Debian's haproxy with examples/haproxy.cfg, in the foreground, on loopback ports."""
+    env = {**os.environ, "EXAMFORGE_LB_BIND": f"127.0.0.1:{port}", "EXAMFORGE_LB_STATS": f"127.0.0.1:{stats_port}"}
+    for k, backend in enumerate(backends, 1):
+        env[f"EXAMFORGE_BACKEND_{k}"] = backend
+    return subprocess.Popen(["haproxy", "-db", "-f", str(ROOT / "examples" / "haproxy.cfg")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def haproxy_servers(stats_port: int) -> dict[str, dict[str, str]]:
+    """Each backend server's row of HAProxy's CSV status page: status (UP, DOWN, ...), hrsp_2xx
+    (answers), wretr (retries), wredis (redispatches), ..."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{stats_port}/stats;csv", timeout=5) as r:
+        rows = r.read().decode().splitlines()
+    names = rows[0].lstrip("# ").split(",")
+    out = {}
+    for row in rows[1:]:
+        cells = dict(zip(names, row.split(",")))
+        if cells.get("pxname") == "examforge" and cells.get("svname") not in ("BACKEND", "FRONTEND"):
+            out[cells["svname"]] = cells
+    return out
+
+
+async def wait_all_up(stats_port: int, n: int, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            states = haproxy_servers(stats_port)
+            if len(states) == n and all(s["status"].startswith("UP") for s in states.values()):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.3)
+    raise SystemExit("haproxy's backends did not come up")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL to the process and its workers (it was started in a session of its own)."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--workers", type=int, default=2, help="server processes (default 2: one per core)")
-    parser.add_argument("--url", help="use a running server instead of starting one")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server processes (default 2: one per core; with --haproxy, 1 per backend)")
+    parser.add_argument("--url", help="use a running server (or load balancer) instead of starting one")
+    parser.add_argument("--haproxy", action="store_true",
+                        help="start two backends (--workers each, default 1) behind haproxy (examples/haproxy.cfg)")
+    parser.add_argument("--kill-at", type=float, default=None, metavar="SECONDS",
+                        help="with --haproxy: SIGKILL the first backend this many seconds into the measured run")
     parser.add_argument("--seed", type=int, default=0, help="the clients' choice of types")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.kill_at is not None and not args.haproxy:
+        parser.error("--kill-at needs --haproxy")
+    args.workers = args.workers or (1 if args.haproxy else 2)
 
     proc = None
+    started: list[subprocess.Popen] = []
     url = args.url
-    if url is None:
+    run_args: dict = {}
+    if args.haproxy:
+        backends = [start_server(args.workers) for _ in range(2)]
+        started += [p for p, _ in backends]
+        port, stats_port = free_port(), free_port()
+        started.append(start_haproxy([u.removeprefix("http://") for _, u in backends], port, stats_port))
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_all_up(stats_port, len(backends)))
+        run_args = {"settle": started[:-1], "kill": lambda: kill_group(backends[0][0]), "kill_at": args.kill_at}
+    elif url is None:
         proc, url = start_server(args.workers)
+        started.append(proc)
     load_before = os.getloadavg()
     try:
-        result = asyncio.run(run(url, args.clients, args.duration, args.warmup, args.seed, proc, args.workers))
+        result = asyncio.run(run(url, args.clients, args.duration, args.warmup, args.seed, proc, args.workers,
+                                 **run_args))
+        if args.haproxy:
+            result["haproxy"] = {name: {"status": c["status"], "answers_2xx": int(c["hrsp_2xx"] or 0),
+                                        "retries": int(c["wretr"] or 0), "redispatches": int(c["wredis"] or 0)}
+                                 for name, c in haproxy_servers(stats_port).items()}
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for p in started:
+            stop(p)
+    if args.haproxy:
+        result["setup"] = f"2 backends x {args.workers} workers behind haproxy" + (
+            f", backend 1 killed (SIGKILL) at {args.kill_at:g} s" if args.kill_at is not None else "")
     result.update(workers=None if args.url else args.workers, cpus=os.cpu_count(),
                   loadavg_before=[round(x, 2) for x in load_before],
                   loadavg_after=[round(x, 2) for x in os.getloadavg()])
@@ -334,6 +473,15 @@ def main() -> int:
         print(f"  slowest types (p50 ms): {result['slowest_types_p50_ms']}")
         print(f"  errors: {result['errors']} {result['error_samples']}; "
               f"connections closed by the server (clients reconnected): {result['reconnects']}")
+        if "setup" in result:
+            print(f"  {result['setup']}; haproxy's servers: {result['haproxy']}")
+        if "kill" in result:
+            k = result["kill"]
+            print(f"  kill at {k['at_s']} s with {k['in_flight_at_kill']} requests in flight:")
+            for name in ("before", "first_2s_after", "later"):
+                p = k[name]
+                print(f"    {name:15} {p['requests']:6} requests, {p['errors']} errors, p50 {p['p50_ms']} ms, "
+                      f"p95 {p['p95_ms']} ms, max {p['max_ms']} ms")
         if "server_cpu_ms_per_pair" in result:
             print(f"  server CPU: {result['server_cpu_ms_per_pair']} ms per variant+check, "
                   f"{result['server_cpu_share_cores']} cores used on average "

@@ -15,10 +15,6 @@ from examforge.renderers.text import latex_to_text
 from examforge.variant import draw, make_variant
 
 
-def _indent(text: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in text.splitlines())
-
-
 def bank_types() -> tuple[list, list]:
     """The bank's computed types and its authored questions (not an instructor's folder's)."""
     computed = [t for t in registry.all_types() if registry.in_bank(t.id)]
@@ -62,7 +58,7 @@ def render_bank_doc() -> str:
                 out.append("- Difficulty ranges (defaults): " + ", ".join(f"`{k}={v}`" for k, v in ranges.items()))
             v = draw(t, 0, form="mc" if "mc" in t.forms else t.forms[0])
             out += ["", f"Example (`examforge sample {t.id} --seed 0 --form {v.form}`):", "", "```text"]
-            out.append(latex_to_text(question_text(v)))
+            out.append(latex_to_text(question_text(v, figure_mode="data")))  # figures drawn as text
             for c in v.choices:
                 out.append(f"  {c.letter}. {latex_to_text(c.latex)}")
             out.append(f"Answer: ({v.correct_letter}) {latex_to_text(t.answer_latex(v.answer))}")

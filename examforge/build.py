@@ -6,33 +6,23 @@ chunks, many per pdflatex run (exam and key together), a few runs in parallel, a
 are cut per student afterwards. Compiled chunks are cached by content hash, so a rebuild with
 unchanged inputs compiles nothing.
 
-Publishing is atomic (see `publish`): a build writes its outputs into a new directory
-`DIR/.examforge-builds/<name>/`, verifies them there, and then swaps one symlink,
-`DIR/.examforge-current`, to it with a single rename. The visible entries (`DIR/students`,
-`DIR/manifest.csv`, ...) are fixed symlinks through `.examforge-current`, so at every instant
-DIR shows either the whole previous build or the whole new one, whenever the build is killed.
-One build at a time writes to DIR (an flock on `DIR/.examforge-lock`); it removes what killed
-builds left behind, and the processes it starts die with it."""
+The pipeline's outputs and mechanics live beside it: examforge.publish (the atomic swap of a
+verified build into DIR, one build per DIR, children dying with the build), examforge.gradescope
+(outline, layout and bubble positions), examforge.outputs (manifest.csv, answers.csv,
+manifest.json) and examforge.buildcache (up-to-date inputs, verified outputs, the run cache)."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import fcntl
 import hashlib
 import json
 import os
-import secrets
 import shutil
-import signal
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from examforge import __version__, pools, registry
+from examforge import fairness, pools, registry
 from examforge import layout as L
 from examforge.calibration import (
     calibration_document,
@@ -42,8 +32,8 @@ from examforge.calibration import (
     parse_measurements,
 )
 from examforge.errors import ExamforgeError, InputError, LatexError
-from examforge.csvsafe import csv_text
-from examforge.graders import ANSWER_FIELDS, answer_rows, question_parts, write_graders
+from examforge.leaks import find_leaks
+from examforge.graders import answer_rows, write_graders
 from examforge.renderers.compile import (
     Compiled,
     compile_cached,
@@ -63,22 +53,35 @@ from examforge.renderers.exam import (
 from examforge.renderers.scripts import typeset_runs
 from examforge.renderers.split import BatchPdf, PageSink, SideFile, parse_side, write_pages
 from examforge.roster import MAX_ROSTER_BYTES, Student, load_roster
-from examforge.safeinput import parse_yaml, read_input
-from examforge.seeding import question_seed, variant_rngs
+from examforge.safeinput import read_input
 from examforge.spec import MAX_SPEC_BYTES, ExamSpec, load_spec
-from examforge.variant import draw, make_variant, validate_params
+from examforge.variant import draw_in_build
+from examforge.buildcache import (
+    BUILD_STEM,
+    CACHE_DIR,
+    VERIFIED_STEM,
+    inputs_key,
+    prune_cache,
+    up_to_date,
+    verify_unless_verified,
+)
+from examforge.gradescope import write_gradescope, write_marks
+from examforge.outputs import StudentBuild, build_manifest, manifest_json, report_leaks, write_csvs
+from examforge.publish import (
+    BUILDS_DIR,
+    OutputLock,
+    check_replaceable,
+    children_die_with_build,
+    current_build,
+    new_build_dir,
+    publish,
+    remove_leftovers,
+)
 
-OUTPUTS = ("students", "keys", "print", "gradescope", "graders", "tex", "manifest.csv", "answers.csv", "manifest.json")
-CACHE_DIR = ".examforge-cache"
-BUILDS_DIR = ".examforge-builds"  # every build's outputs, in a directory of its own
-CURRENT = ".examforge-current"  # the one symlink that names the published build
-LOCK_FILE = ".examforge-lock"
-TMP_PREFIX = ".examforge-tmp-"  # a symlink being made, renamed over its target next
 MAX_CHUNK = 64  # students per pdflatex run at most; the split depends on the class size only, so
 # the PDFs do not depend on --jobs. Small chunks start LaTeX sooner (while the rest of the class
 # is still being drawn) and keep both cores busy to the end; each run costs ~0.5 s of preamble.
 OVERFULL_LIMIT_PT = 5.0  # a line may stick out this far into the margin, no further
-QUESTION_MARGIN_PT = 4.0  # Gradescope regions start this far above a question's header line
 
 Progress = Callable[[str, int, int], None]
 
@@ -87,32 +90,36 @@ class LayoutError(ExamforgeError):
     """Some student's content does not fit the fixed layout."""
 
 
-@dataclass
-class StudentBuild:
-    student: Student
-    questions: list[DrawnQuestion]
-    pages: dict[str, int] = field(default_factory=dict)
-    sha256: dict[str, str] = field(default_factory=dict)
-    points: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def draw_student(spec: ExamSpec, student: Student, *, spec_path: str = "spec",
                  members: dict[int, str] | None = None) -> list[DrawnQuestion]:
     """One student's questions; `members` says which question each pool slot asks them
-    (examforge.pools.assign, made once for the class)."""
+    (examforge.pools.assign, made once for the class). Each slot asks its one kind of question
+    for the whole class, and no question or free-response answer appears twice on one exam
+    (examforge.fairness)."""
     if members is None:
         members = pools.assign(spec, [student.id], spec_path=spec_path)[0]
     drawn = []
+    seen_questions: set[str] = set()
+    seen_answers: set[str] = set()
     for slot, s_index, q in spec.slots():
         qtype = registry.get(members[slot])
         form = q.form_for(qtype.id)
-        seed = question_seed(spec.seed, student.id, slot)
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
-        if q.params is not None:
-            params = validate_params(qtype, q.params, where=spec_path)
-            variant = make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
+        overrides = fairness.slot_overrides(q, qtype, spec.seed, slot)
+        for attempt in range(fairness.MAX_REDRAWS):
+            seed = fairness.redraw_seed(spec.seed, student.id, slot, attempt)
+            variant = draw_in_build(qtype, seed, context=f"student draw of slot {slot} for {student.id}", form=form,
+                                    params=q.params, overrides=overrides, ranges=q.ranges, where=where)
+            if q.params is not None or not fairness.repeats(variant, seen_questions, seen_answers):
+                break  # (fixed params: the instructor asked for exactly this)
         else:
-            variant = draw(qtype, seed, form=form, overrides=q.overrides, ranges=q.ranges, where=where)
+            raise fairness.give_up(q, slot, student.id)
+        seen_questions.add(fairness.signature(variant))
+        text = fairness.answer_text(variant)
+        if text is not None:
+            seen_answers.add(text)
         drawn.append(DrawnQuestion(slot=slot, section=s_index, spec=q, variant=variant))
     return drawn
 
@@ -132,13 +139,15 @@ def build(
     progress: Progress | None = None,
     chunk_size: int = MAX_CHUNK,
     print_keys: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     spec_path, roster_path, out_dir = Path(spec_path), Path(roster_path), Path(out_dir)
     progress = progress or (lambda *_: None)
+    warn = warn or (lambda line: print(line, file=sys.stderr))
     spec_bytes = read_input(spec_path, what="spec", limit=MAX_SPEC_BYTES)  # each input is read once
     roster_bytes = read_input(roster_path, what="roster", limit=MAX_ROSTER_BYTES)
     check_out_dir(out_dir)
-    inputs = _inputs_key(spec_path, spec_bytes, roster_bytes, print_keys=print_keys, chunk_size=chunk_size)
+    inputs = inputs_key(spec_path, spec_bytes, roster_bytes, print_keys=print_keys, chunk_size=chunk_size)
     parsed = None
     if not out_dir.exists():  # nothing there can be up to date: check the inputs before making DIR
         parsed = load_spec(spec_path, spec_bytes), load_roster(roster_path, roster_bytes)
@@ -149,27 +158,27 @@ def build(
     with OutputLock(out_dir):
         remove_leftovers(out_dir)
         check_replaceable(out_dir)
-        previous = _up_to_date(out_dir, out_dir / CACHE_DIR, inputs)
+        previous = up_to_date(out_dir, out_dir / CACHE_DIR, inputs)
         if previous is not None:
             progress("up to date", 1, 1)
             return previous
         spec, students = parsed or (load_spec(spec_path, spec_bytes), load_roster(roster_path, roster_bytes))
         return _build(spec, spec_path, spec_bytes, students, out_dir, inputs,
                       jobs=max(1, jobs or os.cpu_count() or 1), progress=progress, chunk_size=chunk_size,
-                      print_keys=print_keys)
+                      print_keys=print_keys, warn=warn)
 
 
-def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, progress, chunk_size, print_keys):
+def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, progress, chunk_size, print_keys, warn):
     """Make, verify and publish a build, holding DIR's lock."""
     code = exam_code(spec_bytes)
     cache_dir = out_dir / CACHE_DIR
     cache_existed = cache_dir.exists()
-    staging = _new_build_dir(out_dir)
+    staging = new_build_dir(out_dir)
     work = staging / "work"
     ok = False
     splitter = None
     try:
-        with _children_die_with_build():
+        with children_die_with_build():
             splitter = Splitter(staging, progress, print_keys)
             try:
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -188,18 +197,19 @@ def _build(spec, spec_path, spec_bytes, students, out_dir, inputs, *, jobs, prog
             for name, text in tex_sources.items():
                 (staging / "tex").mkdir(exist_ok=True)
                 (staging / "tex" / f"{name}.tex").write_text(text, encoding="utf-8")
-            _write_gradescope(spec, layout, template_points, staging)
-            _write_marks(layout, template_points, builds, code, staging)
+            write_gradescope(spec, layout, template_points, staging)
+            write_marks(layout, template_points, builds, code, staging)
             sheet = graders.result()  # the grader sheets, typeset beside the last LaTeX runs
-            _write_csvs(spec, builds, staging, rows)
-            manifest = _manifest(spec, spec_path, spec_bytes, layout, builds, code)
+            write_csvs(spec, builds, staging, rows)
+            manifest = build_manifest(spec, spec_path, spec_bytes, layout, builds, code)
+            manifest["answer_leaks"] = report_leaks(builds, warn)
             (staging / "manifest.json").write_text(manifest_json(manifest), encoding="utf-8")
             shutil.rmtree(work, ignore_errors=True)
-            digest = _verify_unless_verified(staging, cache_dir, progress, jobs)
+            digest = verify_unless_verified(staging, cache_dir, progress, jobs)
         publish(staging, out_dir)
         progress("published", 1, 1)
         (cache_dir / f"{BUILD_STEM}.json").write_text(json.dumps({"inputs": inputs, "outputs": digest}) + "\n")
-        _prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {sheet, VERIFIED_STEM, BUILD_STEM})
+        prune_cache(cache_dir, keep={r.pdf.stem for r in results.values()} | {sheet, VERIFIED_STEM, BUILD_STEM})
         ok = True
         return manifest
     finally:
@@ -259,8 +269,9 @@ def _compile(spec, spec_path, students, code, pool, work, cache_dir, chunk_size,
     for c_index, chunk in enumerate(chunks):
         chunk_builds = []
         for s in chunk:
-            chunk_builds.append(StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path),
-                                                             members=members[drawn])))
+            b = StudentBuild(s, draw_student(spec, s, spec_path=str(spec_path), members=members[drawn]))
+            b.leaks = find_leaks([(dq.slot, dq.variant) for dq in b.questions])
+            chunk_builds.append(b)
             drawn += 1
             progress("drawing", drawn, len(students))
         builds += chunk_builds
@@ -434,246 +445,6 @@ def _check_geometry(side: SideFile, layout: L.Layout, name: str) -> None:
 # -- outputs ---------------------------------------------------------------------------------------
 
 
-def regions(layout: L.Layout, points: dict[str, tuple[int, int, int]]) -> dict[str, list[int]]:
-    """Every region as [page, x1, y1, x2, y2] in sp (x1, y1 = top-left corner, x2, y2 =
-    bottom-right; y from the bottom of the page, as LaTeX records it), from the recorded corners."""
-    out = {}
-    for name, _ in layout.boxes():
-        (page, x1, y1), (_, x2, y2) = points[f"{name}:tl"], points[f"{name}:br"]
-        out[name] = [page, x1, y1, x2, y2]
-    for slot in layout.slots:
-        (page, x1, y1), (_, _, y2) = points[f"q{slot.number}:top"], points[f"q{slot.number}:bottom"]
-        out[f"q{slot.number}:statement"] = [page, x1, y1, x1 + layout.text_w, y2]
-    return out
-
-
-def _gradescope_rect(layout: L.Layout, region: list[int]) -> dict:
-    """Gradescope's crop rectangle: page from 1, corners in percent of the page width and height
-    (one decimal), origin top-left."""
-    page, x1, y1, x2, y2 = region
-    w, h = layout.paper_w, layout.paper_h
-    return {
-        "page_number": page,
-        "x1": round(100.0 * x1 / w, 1),
-        "y1": round(100.0 * (1 - y1 / h), 1),
-        "x2": round(100.0 * x2 / w, 1),
-        "y2": round(100.0 * (1 - y2 / h), 1),
-    }
-
-
-def outline(spec: ExamSpec, layout: L.Layout, template_points) -> dict:
-    """The Gradescope outline: name and ID regions, and one region per question (its statement
-    and answer box, since every student's numbers differ), with one child per sub-question."""
-    reg = regions(layout, template_points)
-    questions = []
-    for slot in layout.slots:
-        q = spec.slots()[slot.slot][2]
-        page, x1, top, x2, bottom = reg[f"q{slot.number}:statement"]
-        statement = [page, x1, top + L.pt_sp(QUESTION_MARGIN_PT), x2, bottom]  # a little air above the header
-        last = reg[slot.boxes[-1].name]
-        whole = [page, x1, statement[2], last[3], last[4]]
-        item = {
-            "title": f"Question {slot.number}",
-            "weight": q.points,
-            "crop_rect_list": [_gradescope_rect(layout, whole)],
-        }
-        if q.parts:
-            item["children"] = [
-                {
-                    "title": f"Question {slot.number}({p.label})",
-                    "weight": p.points,
-                    "crop_rect_list": [_gradescope_rect(layout, statement), _gradescope_rect(layout, reg[b.name])],
-                }
-                for p, b in zip(q.parts, slot.boxes)
-            ]
-        questions.append(item)
-    return {
-        "assignment": {
-            "identification_regions": {
-                "name": _gradescope_rect(layout, reg["name"]),
-                "sid": _gradescope_rect(layout, reg["sid"]),
-            }
-        },
-        "question_data": questions,
-    }
-
-
-def _write_gradescope(spec, layout, template_points, staging: Path) -> None:
-    (staging / "gradescope" / "outline.json").write_text(
-        json.dumps(outline(spec, layout, template_points), indent=1) + "\n"
-    )
-    plan = layout.to_json()
-    plan["regions_sp"] = regions(layout, template_points)
-    plan["regions"] = {  # fractions of the page, origin top-left
-        name: {"page": page, "box": [round(x1 / layout.paper_w, 5), round(1 - y1 / layout.paper_h, 5),
-                                     round(x2 / layout.paper_w, 5), round(1 - y2 / layout.paper_h, 5)]}
-        for name, (page, x1, y1, x2, y2) in plan["regions_sp"].items()
-    }
-    (staging / "gradescope" / "layout.json").write_text(json.dumps(plan, indent=1) + "\n")
-
-
-def _write_marks(layout, template_points, builds, code: str, staging: Path) -> None:
-    """gradescope/marks.json: every student's bubbles where LaTeX printed them, for `examforge scan`."""
-    from examforge.marks import marks_document, marks_json
-
-    doc = marks_document(layout, builds, code, regions(layout, template_points))
-    (staging / "gradescope" / "marks.json").write_text(marks_json(doc), encoding="utf-8")
-
-
-def _csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    path.write_text(csv_text(rows, fields), encoding="utf-8")
-
-
-MANIFEST_FIELDS = ["student_id", "name", "email", "exam_seed", "pdf", "pages", "sha256",
-                   "key_pdf", "key_pages", "key_sha256"]
-
-
-def _write_csvs(spec: ExamSpec, builds: list[StudentBuild], staging: Path, rows: list[dict]) -> None:
-    _csv(staging / "manifest.csv", [
-        {"student_id": b.student.id, "name": b.student.name, "email": b.student.email, "exam_seed": spec.seed,
-         "pdf": f"students/{b.student.id}.pdf", "pages": b.pages["exam"], "sha256": b.sha256["exam"],
-         "key_pdf": f"keys/{b.student.id}.pdf", "key_pages": b.pages["key"], "key_sha256": b.sha256["key"]}
-        for b in builds
-    ], MANIFEST_FIELDS)
-    _csv(staging / "answers.csv", rows, ANSWER_FIELDS)
-
-
-def _manifest(spec: ExamSpec, spec_path: Path, spec_bytes: bytes, layout: L.Layout, builds: list[StudentBuild],
-              code: str) -> dict:
-    return {
-        "examforge_version": __version__,
-        "spec": spec_path.name,
-        "spec_sha256": hashlib.sha256(spec_bytes).hexdigest(),
-        "exam_seed": spec.seed,
-        "exam_code": code,
-        "title": spec.title,
-        "pages": layout.n_pages,
-        "students": [
-            {
-                "id": b.student.id,
-                "name": b.student.name,
-                "email": b.student.email,
-                "exam_pdf": f"students/{b.student.id}.pdf",
-                "key_pdf": f"keys/{b.student.id}.pdf",
-                "pages": b.pages,
-                "sha256": b.sha256,
-                "regions": {kind: regions(layout, pts) for kind, pts in b.points.items()},
-                "questions": [
-                    {
-                        "number": dq.slot + 1,
-                        "slot": dq.slot,
-                        "section": dq.section + 1,
-                        "points": dq.spec.points,
-                        **dq.variant.to_json(),
-                        **({"parts": parts} if (parts := question_parts(dq)) else {}),
-                    }
-                    for dq in b.questions
-                ],
-            }
-            for b in builds
-        ],
-    }
-
-
-def manifest_json(manifest: dict) -> str:
-    """The manifest with one student per line: readable, diffable, and written by json's C
-    encoder (an indented dump of 500 students goes through the slow pure-Python one)."""
-    head = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in manifest.items() if k != "students"]
-    students = [f"  {json.dumps(s, ensure_ascii=False)}" for s in manifest["students"]]
-    return "{\n" + ",\n".join(head + [' "students": [\n' + ",\n".join(students) + "\n ]"]) + "\n}\n"
-
-
-VERIFIED_STEM = "verified"
-
-
-def _outputs_digest(staging: Path) -> str:
-    """A digest of every output file's path and bytes, and of the code that verifies them."""
-    from examforge import pdftext, verify
-
-    h = hashlib.sha256(__version__.encode())
-    for module in (verify, pdftext):
-        h.update(Path(module.__file__).read_bytes())
-    for name in OUTPUTS:
-        root = staging / name
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root] if root.exists() else []
-        for path in files:
-            h.update(path.relative_to(staging).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def _verify_unless_verified(staging: Path, cache_dir: Path, progress: Progress, jobs: int) -> str:
-    """Verify the staged outputs, unless these very bytes passed verification before (a rebuild
-    with unchanged inputs): verify is a function of the files alone, so it would pass again.
-    `examforge verify DIR` always checks everything."""
-    from examforge.verify import verify
-
-    digest = _outputs_digest(staging)
-    marker = cache_dir / f"{VERIFIED_STEM}.sha256"
-    if marker.exists() and marker.read_text(encoding="ascii") == digest:
-        progress("verified before", 1, 1)
-        return digest
-    verify(staging, progress=progress, jobs=jobs)
-    cache_dir.mkdir(exist_ok=True)
-    marker.write_text(digest, encoding="ascii")
-    return digest
-
-
-BUILD_STEM = "build"
-
-
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """examforge's own code and templates (what the outputs are made by)."""
-    root = Path(__file__).parent
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2", ".yaml") and p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def _inputs_key(spec_path: Path, spec_bytes: bytes, roster_bytes: bytes, *, print_keys: bool,
-                chunk_size: int) -> str:
-    h = hashlib.sha256(_code_digest().encode())
-    for data in (spec_bytes, roster_bytes):
-        h.update(hashlib.sha256(data).digest())
-    h.update(f"print_keys={print_keys} chunk_size={chunk_size}".encode())
-    for folder in registry.user_folders(extra=_spec_question_dirs(spec_path, spec_bytes)):  # the instructor's
-        h.update(registry.folder_digest(folder).encode())
-    return h.hexdigest()
-
-
-def _spec_question_dirs(spec_path: Path, spec_bytes: bytes) -> list[Path]:
-    try:
-        data = parse_yaml(spec_bytes.decode("utf-8-sig"), spec_path)  # bounded, as load_spec reads it
-        dirs = data.get("question_dirs") if isinstance(data, dict) else None
-        return [spec_path.parent / d for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else []
-    except (InputError, UnicodeDecodeError):  # load_spec says what is wrong with it
-        return []
-
-
-def _up_to_date(out_dir: Path, cache_dir: Path, inputs: str) -> dict | None:
-    """The manifest of the build in `out_dir` when it was made from these very inputs by this
-    code and its outputs are still exactly as that build left them (verified then); else None."""
-    record = cache_dir / f"{BUILD_STEM}.json"
-    try:
-        previous = json.loads(record.read_text())
-        if previous.get("inputs") != inputs or _outputs_digest(out_dir) != previous.get("outputs"):
-            return None
-        return json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _prune_cache(cache_dir: Path, *, keep: set[str]) -> None:
-    """Keep only the compiled runs this build used (the cache never grows without bound)."""
-    if not cache_dir.is_dir():
-        return
-    for path in cache_dir.iterdir():
-        if path.name.split(".")[0] not in keep:
-            path.unlink(missing_ok=True)
-
-
 # -- publish ---------------------------------------------------------------------------------------
 #
 # DIR/.examforge-builds/<name>/      a build's outputs: students/, keys/, ..., manifest.json
@@ -687,193 +458,3 @@ def _prune_cache(cache_dir: Path, *, keep: set[str]) -> None:
 # rather than part of a build. Everything in .examforge-builds that .examforge-current does not
 # name belongs to a build that was killed (the lock says no other build is running) and is
 # removed by the next build.
-
-
-class OutputLock:
-    """An exclusive flock on DIR/.examforge-lock, held for the whole build: one build writes to DIR
-    at a time. The kernel drops it when the process dies, however it dies. The file is removed
-    on release; a build that opened it just before checks that it locked the file still there."""
-
-    def __init__(self, out_dir: Path):
-        self.out_dir, self.path, self.fd = out_dir, out_dir / LOCK_FILE, -1
-
-    def __enter__(self) -> "OutputLock":
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 20).decode("ascii", "replace").strip() or "?"
-                os.close(fd)
-                raise ExamforgeError(f"{self.out_dir}: another examforge build (pid {holder}) is writing there; "
-                                     "wait for it to finish") from None
-            try:
-                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                current = False
-            if current:
-                break
-            os.close(fd)  # the previous holder removed that file as we opened it: lock the new one
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            os.unlink(self.path)  # while still holding it
-        except FileNotFoundError:
-            pass
-        os.close(self.fd)
-
-
-def _new_build_dir(out_dir: Path) -> Path:
-    """A new, empty directory in DIR/.examforge-builds (made with the user's umask)."""
-    (out_dir / BUILDS_DIR).mkdir(exist_ok=True)
-    while True:
-        path = out_dir / BUILDS_DIR / f"build-{secrets.token_hex(6)}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-
-
-def current_build(out_dir: Path) -> str | None:
-    """The name, in DIR/.examforge-builds, of the build DIR shows (None: none, or an old layout)."""
-    try:
-        target = os.readlink(out_dir / CURRENT)
-    except OSError:
-        return None
-    head, _, name = target.partition("/")
-    return name if head == BUILDS_DIR and name and "/" not in name else None
-
-
-def remove_leftovers(out_dir: Path) -> None:
-    """What killed builds left: their build directories (all but the current one), half-made
-    symlinks, and the staging directories of examforge versions before this layout."""
-    current = current_build(out_dir)
-    builds = out_dir / BUILDS_DIR
-    if builds.is_dir() and not builds.is_symlink():
-        for entry in builds.iterdir():
-            if entry.name != current:
-                _remove(entry)
-    for entry in out_dir.iterdir():
-        if entry.name.startswith((TMP_PREFIX, ".examforge-staging-")):
-            _remove(entry)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def check_replaceable(out_dir: Path) -> None:
-    """Refuse, before any work, to replace files in DIR that no examforge build made."""
-    if (out_dir / CURRENT).is_symlink():
-        return  # DIR has the symlink layout; real entries there are a half-adopted older build
-    real = [name for name in OUTPUTS if (out_dir / name).exists() and not (out_dir / name).is_symlink()]
-    if not real:
-        return
-    try:
-        made_by_examforge = "examforge_version" in json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        made_by_examforge = False
-    if not made_by_examforge:
-        raise InputError(f"{out_dir}: holds {', '.join(real)} but no examforge manifest.json; a build would replace "
-                         "them: remove them or choose another --out")
-
-
-def publish(build_dir: Path, out_dir: Path) -> None:
-    """Make `build_dir` (in DIR/.examforge-builds) the build DIR shows, atomically; then remove
-    the one it replaces."""
-    _adopt_real_outputs(out_dir)
-    for name in OUTPUTS:
-        _point(out_dir / name, f"{CURRENT}/{name}")
-    previous = current_build(out_dir)
-    _point(out_dir / CURRENT, f"{BUILDS_DIR}/{build_dir.name}")  # the swap
-    _sync(out_dir)
-    if previous and previous != build_dir.name:
-        shutil.rmtree(out_dir / BUILDS_DIR / previous, ignore_errors=True)
-
-
-def _point(link: Path, target: str) -> None:
-    """Make `link` a symlink to `target` in one rename: it is the old link (or nothing) until then."""
-    if link.is_symlink() and os.readlink(link) == target:
-        return
-    tmp = link.with_name(TMP_PREFIX + link.name)
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def _sync(directory: Path) -> None:
-    """Flush the directory's entries (the swap) to disk."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _adopt_real_outputs(out_dir: Path) -> None:
-    """DIR holds real files and directories where the symlinks go: a build made before this layout
-    (or a copy that followed the symlinks). Move them into a build directory of their own that
-    .examforge-current names, one rename each, leaving a symlink in each place. This happens once
-    per DIR; a build killed during it leaves one entry missing at most, which the next build
-    restores before it publishes."""
-    current_dir = out_dir / CURRENT
-    if current_dir.exists() and not current_dir.is_symlink():
-        _remove(current_dir)  # a copied .examforge-current: a duplicate of the real entries
-    real = [name for name in OUTPUTS if (out_dir / name).exists() and not (out_dir / name).is_symlink()]
-    if not real:
-        return
-    if current_build(out_dir) is None:
-        _point(current_dir, f"{BUILDS_DIR}/{_new_build_dir(out_dir).name}")
-    adopted = out_dir / BUILDS_DIR / current_build(out_dir)
-    for name in real:
-        if (adopted / name).exists() or (adopted / name).is_symlink():
-            _remove(adopted / name)
-        os.rename(out_dir / name, adopted / name)
-        _point(out_dir / name, f"{CURRENT}/{name}")
-
-
-# -- child processes -------------------------------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-_build_pid: int | None = None  # set while this process builds: the forks it makes die with it
-_prctl = None
-
-
-def _die_with_parent() -> None:
-    """In a child forked during a build (verify's worker processes): the kernel kills it when
-    the build's process dies, even by SIGKILL (Linux)."""
-    if _build_pid is None or _prctl is None:
-        return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != _build_pid:  # the build died before the line above
-        os._exit(1)
-
-
-if sys.platform.startswith("linux"):
-    os.register_at_fork(after_in_child=_die_with_parent)
-
-
-@contextlib.contextmanager
-def _children_die_with_build():
-    """While inside, processes forked by this one get PR_SET_PDEATHSIG=SIGKILL. pdflatex gets it
-    through `setpriv` (examforge.renderers.compile); this covers multiprocessing's forked workers."""
-    global _build_pid, _prctl
-    if sys.platform.startswith("linux"):
-        if _prctl is None:
-            try:
-                _prctl = ctypes.CDLL(None, use_errno=True).prctl
-            except (OSError, AttributeError):
-                _prctl = None
-        _build_pid = os.getpid()
-    try:
-        yield
-    finally:
-        _build_pid = None

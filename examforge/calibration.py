@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from examforge import registry
+from examforge import fairness, registry
 from examforge.layout import (
     ARRANGEMENTS,
     BOX_PAD_PT,
@@ -33,7 +33,7 @@ from examforge.layout import (
 )
 from examforge.seeding import question_seed, variant_rngs
 from examforge.spec import ExamSpec, QuestionSpec
-from examforge.variant import Variant, draw, make_variant, validate_params
+from examforge.variant import Variant, draw_in_build, make_variant
 
 CALIBRATION_DRAWS = 24
 STATEMENT_MARGIN = 1.08  # times the tallest calibration draw ...
@@ -105,14 +105,14 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
         if not needs_calibration(q) and not _setup_slot(spec, slot, s_index):
             continue
         members = q.members
+        where = f"{spec_path}: sections[{s_index}] question slot {slot}"
         if q.params is not None:
             qtype = registry.get(q.generator)
-            params = validate_params(qtype, q.params, where=spec_path)
             seed = question_seed(spec.seed, "~calibration", slot)
-            samples.append(Sample(slot, make_variant(qtype, params, form=q.form_for(qtype.id), seed=seed,
-                                                     layout_rng=variant_rngs(seed)[1])))
+            samples.append(Sample(slot, draw_in_build(
+                qtype, seed, context=f"calibration draw 0 of slot {slot}", form=q.form_for(qtype.id),
+                params=q.params, where=where)))
             continue
-        where = f"{spec_path}: sections[{s_index}] question slot {slot}"
         share = draws if len(members) == 1 else max(3, -(-draws // len(members)))
         for m_index, type_id in enumerate(members):
             qtype = registry.get(type_id)
@@ -124,11 +124,13 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
                     samples.append(Sample(slot, make_variant(qtype, params, form=form, seed=seed,
                                                              layout_rng=variant_rngs(seed)[1])))
                 continue
+            overrides = fairness.slot_overrides(q, qtype, spec.seed, slot)  # the slot's one kind
             for i in range(share):
                 tag = f"~calibration-{i}" if len(members) == 1 else f"~calibration-{m_index}-{i}"
                 seed = question_seed(spec.seed, tag, slot)
-                samples.append(Sample(slot, draw(qtype, seed, form=form, overrides=q.overrides,
-                                                 ranges=q.ranges, where=where)))
+                samples.append(Sample(slot, draw_in_build(
+                    qtype, seed, context=f"calibration draw {i} of slot {slot}", form=form,
+                    overrides=overrides, ranges=q.ranges, where=where)))
     return samples
 
 

@@ -92,7 +92,7 @@ def _record(v: Variant) -> dict:
 
 def _as_text(v: Variant) -> str:
     head = f"{v.qtype.id}  seed {v.seed if v.seed is not None else '-'}  ({v.form})"
-    lines = [head, "=" * len(head), latex_to_text(question_text(v))]
+    lines = [head, "=" * len(head), latex_to_text(question_text(v, figure_mode="data"))]  # figures as text
     for c in v.choices:
         lines.append(f"  {c.letter}. {latex_to_text(c.latex)}")
     answer = latex_to_text(v.qtype.answer_latex(v.answer))
@@ -102,7 +102,7 @@ def _as_text(v: Variant) -> str:
         lines += ["", f"Answer: ({v.correct_letter}) {answer}"]
     else:
         lines += ["", f"Answer: {answer}"]
-    lines += ["", "Worked solution:", latex_to_text(solution_latex(v)), ""]
+    lines += ["", "Worked solution:", latex_to_text(solution_latex(v, figure_mode="data")), ""]
     return "\n".join(lines)
 
 
@@ -307,53 +307,76 @@ def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | N
 
 @main.command()
 @click.argument("type_ids", nargs=-1)
-@click.option("--seeds", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--seeds", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
 @click.option("--start", type=click.IntRange(0, 2**53 - 1), default=0, show_default=True, help="First seed.")
 @click.option("--form", "forms", multiple=True, type=click.Choice(["free", "mc", "tf", "multi"]),
               help="Only these forms (default: every form a type offers).")
+@click.option("--draw-only", is_flag=True,
+              help="Draw, solve, build the options and check the reference, without rendering LaTeX (fast sweeps).")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes sharing the seeds (chunks of 2000).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--show", type=click.IntRange(0, 1000), default=5, show_default=True, help="Failures shown per type.")
 @QUESTIONS
-def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int) -> None:
-    """Run question types (default: all) over many seeds and report failures, timing,
-    the spread of answers, repeated questions and the balance of correct options."""
+def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], draw_only: bool, jobs: int,
+           fmt: str, show: int) -> None:
+    """Run question types (default: all) over many seeds and report failures (type, form, seed),
+    timing, the spread of answers, repeated questions and the balance of correct options. A line
+    on stderr as each type and form completes; exit 1 on any failure."""
+    import time
+
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from examforge.stress import balance_ok, run_stress
+    from examforge.stress import _one_thread, balance_ok, load_average, run_stress
 
     types = [registry.get(t) for t in type_ids] if type_ids else registry.all_types()
-    err_console = Console(stderr=True)
-    with Progress(TextColumn("[bold]stress"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=err_console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None,
-                             progress=lambda label, done, total: bar.update(task, completed=done, total=total, description=label))
-    failures = sum(len(r.failures) for r in reports)
+    _one_thread()
+    load_before = load_average()
+    began = time.perf_counter()
+    mode = "draw only" if draw_only else "full"
+    click.echo(f"stress: seeds {start}..{start + seeds - 1}, {mode}, {jobs} process(es), load {load_before}", err=True)
+
+    def finished(r, i: int, n: int) -> None:
+        fails = f", {r.failure_count} FAILED (first: seed {r.failures[0][0]})" if r.failure_count else ", 0 failures"
+        click.echo(f"stress: [{i}/{n}] {r.type_id} ({r.form}): {r.seeds} seeds{fails}, {r.work_seconds:.1f} s "
+                   f"({r.cpu_seconds:.1f} s CPU), {r.variants_per_second:.0f} variants/s per process, "
+                   f"{time.perf_counter() - began:.0f} s elapsed, load {load_average()}", err=True)
+
+    reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None, render=not draw_only,
+                         jobs=jobs, finished=finished)
+    wall = time.perf_counter() - began
+    load_after = load_average()
+    failures = sum(r.failure_count for r in reports)
+    total_variants = sum(r.seeds for r in reports)
+    cpu = sum(r.cpu_seconds for r in reports)
     if fmt == "json":
-        click.echo(json.dumps({"seeds": seeds, "start": start, "failures": failures,
+        click.echo(json.dumps({"seeds": seeds, "start": start, "mode": mode, "jobs": jobs, "failures": failures,
+                               "wall_seconds": round(wall, 1), "variants": total_variants,
+                               "variants_per_second": round(total_variants / wall, 1),
+                               "cpu_seconds": round(cpu, 1),
+                               "cpu_ms_per_variant": round(1000 * cpu / total_variants, 3),
+                               "load_before": load_before, "load_after": load_after,
                                "reports": [r.to_json() for r in reports]}, indent=2))
     else:
-        table = Table(title=f"examforge stress: seeds {start}..{start + seeds - 1}")
+        table = Table(title=f"examforge stress: seeds {start}..{start + seeds - 1} ({mode})")
         for column in ("type", "form", "ok", "fail", "ms/var", "p95 ms", "answers", "top share", "dup q", "balance"):
             table.add_column(column, justify="left" if column in ("type", "form", "balance") else "right")
         for r in reports:
-            top = r.answers.most_common(1)[0][1] / max(1, r.ok) if r.answers else 0
             balance = " ".join(f"{k}:{v}" for k, v in sorted(r.positions.items())) or "-"
             if not balance_ok(r):
                 balance = f"[red]{balance}[/red]"
-            table.add_row(r.type_id, r.form, str(r.ok), str(len(r.failures)) if not r.failures else f"[red]{len(r.failures)}[/red]",
-                          f"{r.ms_per_variant:.2f}", f"{r.p95_ms:.2f}", str(len(r.answers)), f"{top:.0%}",
-                          str(r.duplicate_questions), balance)
+            table.add_row(r.type_id, r.form, str(r.ok), f"[red]{r.failure_count}[/red]" if r.failure_count else "0",
+                          f"{r.ms_per_variant:.2f}", f"{r.p95_ms:.2f}", str(r.distinct_answers),
+                          f"{r.top_answer_share:.0%}", str(r.duplicate_questions), balance)
         Console(width=None if sys.stdout.isatty() else 160).print(table)
         for r in reports:
             for seed, message in r.failures[:show]:
                 click.echo(f"FAIL {r.type_id} ({r.form}) seed {seed}: {message}")
-        total_variants = sum(r.ok for r in reports)
-        total_s = sum(sum(r.seconds) for r in reports)
         click.echo(f"{len(reports)} type/form pairs, {total_variants} variants, {failures} failures, "
-                   f"{1000 * total_s / max(1, total_variants):.2f} ms per variant on average")
+                   f"{wall:.1f} s wall with {jobs} process(es), {total_variants / wall:.0f} variants/s, "
+                   f"{1000 * cpu / total_variants:.2f} ms CPU per variant; "
+                   f"load average {load_before} before, {load_after} after")
     if failures:
         sys.exit(1)
 
@@ -407,20 +430,41 @@ def check(targets: tuple[str, ...], seeds: int, no_compile: bool) -> None:
               help="Reproducible: variants SEED, SEED+1, ... (history does not pick the types).")
 @click.option("--form", type=click.Choice(["free", "mc", "tf"]), default=None,
               help="free: type the answer (default where it can be typed); mc: options; tf: true/false.")
-@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium", show_default=True)
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default=None,
+              help="easy, medium or hard (default: medium, or the drill set's).")
 @click.option("--count", type=click.IntRange(1, 100000), default=None, help="Stop after this many variants.")
+@click.option("--set", "set_name", default=None, metavar="NAME", help="Drill the set NAME of the --sets file.")
+@click.option("--sets", "sets_file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="A YAML file of drill sets (default: $EXAMFORGE_DRILL_SETS).")
 @QUESTIONS
-def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str, count: int | None) -> None:
-    """Drill TOPIC (a type id, a topic such as conv, or everything) in the terminal. Missed
-    types come back more often (history in the user data directory)."""
-    from examforge.drill import configure_torch
+def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str | None, count: int | None,
+          set_name: str | None, sets_file: Path | None) -> None:
+    """Drill TOPIC (a type id, a topic such as conv, or everything), or a drill set (--set NAME
+    --sets FILE), in the terminal. Missed types come back more often (history in the user data
+    directory)."""
     from examforge.drill.history import History
     from examforge.drill.terminal import run as run_drill
 
-    configure_torch()
+    drill_set = _drill_set(set_name, sets_file) if set_name or sets_file else None
     with History() as history:
         run_drill(topic, seed=seed, form=form, difficulty=difficulty, count=count, history=history,
-                  ask=input, say=click.echo)
+                  ask=input, say=click.echo, drill_set=drill_set)
+
+
+def _drill_set(name: str | None, path: Path | None):
+    """The set NAME of the sets file (--sets FILE, else $EXAMFORGE_DRILL_SETS)."""
+    import os
+
+    from examforge.drill.sets import ENV_SETS, load_sets
+
+    path = path or (Path(os.environ[ENV_SETS]) if os.environ.get(ENV_SETS) else None)
+    if path is None:
+        raise InputError(f"--set {name} needs the file of drill sets: --sets FILE (or ${ENV_SETS})")
+    sets = load_sets(path)
+    if name is None or name not in sets:
+        what = "name a set with --set NAME" if name is None else f"there is no set {name!r}"
+        raise InputError(f"{path}: {what}; its sets are: {', '.join(sets)}")
+    return sets[name]
 
 
 @main.command()
@@ -428,12 +472,19 @@ def drill(topic: str | None, seed: int | None, form: str | None, difficulty: str
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Server processes; default one per core (the server is stateless, so any number works).")
+@click.option("--sets", "sets_file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="A YAML file of drill sets, each served at /?set=NAME.")
 @QUESTIONS
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str, port: int, workers: int | None, sets_file: Path | None) -> None:
     """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
     import os
 
     from examforge.drill.web import serve as run_server
+
+    if sets_file is not None:  # checked here, then read again by every worker process
+        from examforge.drill.sets import use_in_workers
+
+        use_in_workers(sets_file)
 
     run_server(host=host, port=port, workers=workers or os.cpu_count() or 1)
 

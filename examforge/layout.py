@@ -42,7 +42,6 @@ HEADING_LINE_PT = 13.0  # one line of section instructions (\small)
 HEADING_CHARS_PER_LINE = 80  # a safe estimate; LaTeX checks the real height
 BOX_PAD_PT = 5.0  # inner padding of an answer box
 BOX_RULE_PT = 0.8
-PART_LABEL_PT = 12.0  # room for "(a) [6 points]" at the top of a sub-question box
 SETUP_GAP_PT = 6.0  # above a section's shared setup, under its instructions
 
 # How the options of a multiple-choice or select-all slot sit in its box, most compact first:

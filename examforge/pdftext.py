@@ -20,7 +20,6 @@ import subprocess
 from pathlib import Path
 
 import pikepdf
-from pypdf import PdfReader
 
 from examforge.errors import ExamforgeError
 
@@ -35,18 +34,6 @@ def pdf_text(path: Path, *, first: int | None = None, last: int | None = None) -
         cmd += ["-l", str(last)]
     cmd += [str(path), "-"]
     return subprocess.run(cmd, check=True, capture_output=True).stdout.decode("utf-8")
-
-
-def page_count(path: Path) -> int:
-    return len(PdfReader(str(path)).pages)
-
-
-def pdf_pages_text(path: Path, *, last: int | None = None) -> list[str]:
-    """The text of every page (pdftotext, one process per file)."""
-    pages = pdf_text(path, last=last).split("\f")
-    if pages and not pages[-1].strip():
-        pages.pop()
-    return pages
 
 
 # -- the fast reading ------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ by the tests). Multiple choice comes from `mistakes`: named, deliberately wrong 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 FORMS = ("free", "mc", "tf", "multi")
 
@@ -36,9 +38,26 @@ class AnswerModel(BaseModel):
 
 class RangesModel(BaseModel):
     """Base for a type's difficulty ranges: keyword-only `min_*`/`max_*` fields with defaults.
-    Bad ranges are rejected when validated, with a message naming the values."""
+    Bad ranges are rejected when validated, with a message naming the values: every `min_x`
+    that has a `max_x` must be at most it ("min_n 5 is larger than max_n 3"), checked here
+    before a subclass's own validators run, so those may assume ordered pairs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _ordered_pairs(self):
+        for low, high in range_pairs(type(self)):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} is larger than {high} {getattr(self, high)}")
+        return self
+
+
+@lru_cache(maxsize=None)
+def range_pairs(ranges: type[RangesModel]) -> tuple[tuple[str, str], ...]:
+    """The (`min_x`, `max_x`) field pairs of a Ranges class, in field order."""
+    fields = ranges.model_fields
+    return tuple((name, "max_" + name[4:]) for name in fields
+                 if name.startswith("min_") and "max_" + name[4:] in fields)
 
 
 class QuestionType:
@@ -59,6 +78,9 @@ class QuestionType:
     template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4
     scoring: ClassVar[str] = "all_or_nothing"  # select-all questions: or "partial"
+    # The Params field that chooses between kinds of question (a Literal); a slot keeps one kind
+    # for the whole class (examforge.fairness).
+    kind_field: ClassVar[str | None] = None
     # One sentence per named mistake, written for a student who made it (the drills show it
     # when a typed answer equals that mistake's value or a wrong option is picked).
     mistake_sentences: ClassVar[dict[str, str]] = {}
@@ -112,7 +134,8 @@ class QuestionType:
         return self.mistake_sentences.get(mistake, "")
 
     def fallback_mistakes(self, params: ParamsModel, answer: AnswerModel) -> dict[str, Any]:
-        """Used only when the named mistakes collide with the answer or each other."""
+        """Used only when the named mistakes collide with the answer or each other. After these,
+        the draw takes `generic_mistakes`, which never run out for the value kinds it knows."""
         value = self.choice_value(answer)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             step = 1 if float(value).is_integer() else max(abs(value) * 0.25, 0.05)
@@ -130,6 +153,12 @@ class QuestionType:
         for the generic options built from `mistakes`."""
         return None
 
+    def generic_mistakes(self, params: ParamsModel, answer: AnswerModel) -> Iterator[tuple[str, Any]]:
+        """The last resort of every multiple-choice and true/false draw: near misses of the
+        answer's `choice_value` by its kind (see `generic_fallbacks`). Override where they would
+        not be believable, or where the value is of a kind they do not know (a string)."""
+        return generic_fallbacks(self.choice_value(answer))
+
     def choice_latex(self, value: Any) -> str:
         from examforge.renderers.latex import fmt
 
@@ -146,6 +175,146 @@ class QuestionType:
 
     def __repr__(self) -> str:
         return f"<QuestionType {self.id}>"
+
+
+# -- generic near misses ----------------------------------------------------------------------
+#
+# Every value kind the bank's options show has an endless supply of distinct near misses, so a
+# draw can always fill its options however many named mistakes coincide. The rules keep them
+# believable: integers stay integers, positive counts stay positive, non-negative values stay
+# non-negative, values in [0, 1] (probabilities, fractions) stay in [0, 1], a probability
+# vector stays a probability vector, shapes and matrices keep their shape. Floats move by at
+# least 0.05, so options printed to four decimals never look alike.
+
+GENERIC_STEPS = 24  # near misses per scalar; a vector or matrix has this many per entry
+
+
+def _int_steps(v: int) -> Iterator[tuple[str, int]]:
+    low = 1 if v >= 1 else (0 if v >= 0 else None)
+    for k in range(1, GENERIC_STEPS + 1):
+        for sign, name in ((1, "plus"), (-1, "minus")):
+            w = v + sign * k
+            if low is None or w >= low:
+                yield f"{name}_{k}", w
+
+
+def _float_steps(v: float) -> Iterator[tuple[str, float]]:
+    if not math.isfinite(v):
+        return
+    unit = 0.0 <= v <= 1.0
+    step = 0.05 if unit else max(0.05, float(f"{0.25 * abs(v):.1g}"))  # one significant digit
+    for k in range(1, GENERIC_STEPS + 1):
+        for sign, name in ((1, "plus"), (-1, "minus")):
+            w = round(v + sign * k * step, 12) + 0.0
+            if (unit and not 0.0 <= w <= 1.0) or (v >= 0 and w < 0):
+                continue
+            yield f"{name}_{k}_steps", w
+
+
+def _fraction_steps(v: Fraction) -> Iterator[tuple[str, Fraction]]:
+    if 0 <= v <= 1:  # the nearest fractions in [0, 1] with denominators d, 2d, 3d, ...
+        d, count = v.denominator, 0
+        for m in range(d, d * (GENERIC_STEPS + 1), d):
+            for j in sorted(range(m + 1), key=lambda j: (abs(Fraction(j, m) - v), j)):
+                w = Fraction(j, m)
+                if w != v and w.denominator == m:  # each fraction once, in lowest terms
+                    yield f"near_{w.numerator}_over_{w.denominator}", w
+                    count += 1
+                    if count >= GENERIC_STEPS:
+                        return
+        return
+    step = Fraction(1, v.denominator)
+    for k in range(1, GENERIC_STEPS + 1):
+        for sign, name in ((1, "plus"), (-1, "minus")):
+            w = v + sign * k * step
+            if v < 0 or w >= 0:
+                yield f"{name}_{k}_over_{v.denominator}", w
+
+
+def _scalar_steps(v: Any) -> list[tuple[str, Any]]:
+    if isinstance(v, bool):
+        return [("negated", not v)]
+    if isinstance(v, int):
+        return list(_int_steps(v))
+    if isinstance(v, float):
+        return list(_float_steps(v))
+    if isinstance(v, Fraction):
+        return list(_fraction_steps(v))
+    return []
+
+
+def _is_distribution(v: tuple) -> bool:
+    return (len(v) >= 2 and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in v)
+            and abs(math.fsum(v) - 1.0) < 1e-6)
+
+
+def _distribution_steps(v: tuple[float, ...]) -> Iterator[tuple[str, tuple[float, ...]]]:
+    n = len(v)
+    for i in range(n):
+        yield f"all_mass_on_{i + 1}", tuple(1.0 if j == i else 0.0 for j in range(n))
+    yield "uniform", tuple(1.0 / n for _ in range(n))
+    # Mass moved towards one entry, the smallest first: that entry moves by at least
+    # 0.1 * (1 - 1/n) >= 0.05 from one step to the next, so these alone are 9 distinct options.
+    for i in sorted(range(n), key=lambda i: (v[i], i)):
+        for t in (2, 4, 6, 8, 1, 3, 5, 7, 9):
+            moved = tuple(round((1 - t / 10) * x + (t / 10 if j == i else 0.0), 12) + 0.0 for j, x in enumerate(v))
+            yield f"moved_{10 * t}pct_to_{i + 1}", moved
+
+
+def _leaves(v: Any, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], Any]]:
+    if isinstance(v, (tuple, list)):
+        for i, x in enumerate(v):
+            yield from _leaves(x, (*path, i))
+    else:
+        yield path, v
+
+
+def _replaced(v: Any, path: tuple[int, ...], leaf: Any) -> Any:
+    if not path:
+        return leaf
+    items = list(v)
+    items[path[0]] = _replaced(items[path[0]], path[1:], leaf)
+    return tuple(items)
+
+
+def generic_fallbacks(value: Any) -> Iterator[tuple[str, Any]]:
+    """Named near misses of `value`, distinct from it and from each other, in a fixed order.
+
+    Scalars (int, float, Fraction, bool): off by 1, 2, 3, ... (floats by steps of at least 0.05).
+    Probability vectors: all the mass on one entry, uniform, then mass moved towards one entry.
+    Other tuples, nested tuples (shapes, vectors, matrices, spectra): one entry at a time off by
+    its scalar steps. Sets: one element dropped or one added. Strings and unknown kinds: none
+    (such a type gives its own `fallback_mistakes` or `generic_mistakes`)."""
+    seen = {repr(value)}
+    for name, near in _near_misses(value):
+        if repr(near) not in seen:  # e.g. a peaked distribution is its own "all mass on" one
+            seen.add(repr(near))
+            yield name, near
+
+
+def _near_misses(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, (bool, int, float, Fraction)):
+        yield from _scalar_steps(value)
+    elif isinstance(value, (set, frozenset)):
+        kind = type(value)
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+            top = max(value, default=0)
+            for x in sorted(value):
+                if len(value) > 1:
+                    yield f"dropped_{x}", kind(value - {x})
+            for k in range(1, GENERIC_STEPS + 1):
+                yield f"added_{top + k}", kind(value | {top + k})
+    elif isinstance(value, (tuple, list)) and value:
+        if _is_distribution(tuple(value)):
+            yield from _distribution_steps(tuple(value))
+            return
+        leaves = [(path, _scalar_steps(leaf)) for path, leaf in _leaves(value)]
+        for k in range(max((len(s) for _, s in leaves), default=0)):  # entry by entry, nearest first
+            for path, steps in leaves:
+                if k < len(steps):
+                    name, leaf = steps[k]
+                    where = "_".join(str(i + 1) for i in path)
+                    yield f"entry_{where}_{name}", _replaced(value, path, leaf)
 
 
 def values_agree(a: Any, b: Any, *, rtol: float, atol: float) -> bool:

@@ -84,6 +84,7 @@ class QuestionSpec(_Strict):
     generator: str | None = None
     pool: list[str] | str | None = None  # ids or globs ("concepts.memory.*"): one member per student
     form: Literal["free", "mc", "tf", "multi"] | None = None  # default: each type's first form
+    kind: str | int | None = None  # the kind every student gets (default: drawn once per slot); "any": varies
     points: float = Field(gt=0, le=1000)
     params: dict[str, Any] | None = None  # fixed params: every student gets these numbers
     overrides: dict[str, Any] | None = None  # replace some sampled fields
@@ -168,6 +169,12 @@ class QuestionSpec(_Strict):
                     raise ValueError(f"'{key}' applies to one question type; a pool slot cannot have it")
         for type_id in self.members:
             qtype = registry.get(type_id)
+            if self.kind is not None and self.kind != "any":
+                from examforge.fairness import kinds_of
+
+                if self.kind not in kinds_of(qtype):
+                    kinds = ", ".join(map(str, kinds_of(qtype))) or "none: it asks one kind of question"
+                    raise ValueError(f"kind {self.kind!r} is not a kind of {type_id}; its kinds are {kinds}")
             if self.form is not None and self.form not in qtype.forms:
                 raise ValueError(
                     f"form {self.form!r} is not offered by {type_id}; choose one of {', '.join(qtype.forms)}"

@@ -3,6 +3,7 @@ options built from named mistakes, placed by the seed's layout stream."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -144,40 +145,59 @@ def make_variant(
     return Variant(qtype=qtype, form=form, seed=seed, params=params, answer=answer, choices=choices, claim=claim)
 
 
-def distinct_mistakes(qtype, params, answer, *, need: int, seed) -> tuple[str, list[tuple[str, str]]]:
-    """The correct option's LaTeX and up to `need` (name, LaTeX) mistakes, all distinct."""
+GENERIC_LIMIT = 256  # generic near misses looked at, at most (they are distinct: a few suffice)
+
+
+class DistractorError(GenerationError):
+    """Too few distinct options; names the type, the form and the seed."""
+
+    def __init__(self, type_id: str, form: str, seed, found: int, need: int):
+        self.type_id, self.form, self.seed = type_id, form, seed
+        self.reason = f"only {found} distinct distractors, need {need}"
+        super().__init__(f"{type_id}, {form}, seed {seed}: {self.reason}")
+
+
+def distinct_mistakes(qtype, params, answer, *, need: int, seed, form: str = "mc") -> tuple[str, list[tuple[str, str]]]:
+    """The correct option's LaTeX and `need` (name, LaTeX) mistakes, all distinct: the named
+    mistakes first, then the type's fallbacks, then generic near misses of the answer."""
     correct = qtype.choice_latex(qtype.choice_value(answer))
     seen = {_norm(correct)}
     picked: list[tuple[str, str]] = []
-    for source in (qtype.mistakes(params), qtype.fallback_mistakes(params, answer)):
-        for name, value in source.items():
-            if len(picked) == need:
-                break
-            latex = qtype.choice_latex(value)
-            if _norm(latex) in seen:
-                continue
-            seen.add(_norm(latex))
-            picked.append((name, latex))
+    sources = (
+        qtype.mistakes(params).items(),
+        qtype.fallback_mistakes(params, answer).items(),
+        itertools.islice(qtype.generic_mistakes(params, answer), GENERIC_LIMIT),
+    )
+    for name, value in itertools.chain.from_iterable(sources):
+        if len(picked) == need:
+            break
+        latex = qtype.choice_latex(value)
+        if _norm(latex) in seen:
+            continue
+        seen.add(_norm(latex))
+        picked.append((name, latex))
     if len(picked) < need:
-        raise GenerationError(f"{qtype.id} seed {seed}: only {len(picked)} distinct distractors, need {need}")
+        raise DistractorError(qtype.id, form, seed, len(picked), need)
     return correct, picked
 
 
 def build_true_false(qtype, params, answer, rng, *, seed) -> tuple[str, tuple[Choice, ...]]:
-    """A statement claiming either the right value or one named mistake, 50/50 over seeds."""
-    correct, picked = distinct_mistakes(qtype, params, answer, need=1, seed=seed)
+    """A statement claiming either the right value or a wrong one (one of up to three distinct
+    mistakes: named first, then fallbacks), 50/50 over seeds."""
+    correct, picked = distinct_mistakes(qtype, params, answer, need=1, seed=seed, form="tf")
     if rng.random() < 0.5:
         return correct, (Choice("T", "True", None), Choice("F", "False", "rejected_true_claim"))
     names = [name for name, _ in qtype.mistakes(params).items()]
-    _, options = distinct_mistakes(qtype, params, answer, need=min(3, max(1, len(names))), seed=seed)
+    _, options = distinct_mistakes(qtype, params, answer, need=min(3, max(1, len(names))), seed=seed, form="tf")
     name, latex = options[int(rng.integers(len(options)))]
     return latex, (Choice("T", "True", name), Choice("F", "False", None))
 
 
 def build_choices(qtype, params, answer, rng, *, seed) -> tuple[Choice, ...]:
-    """Correct option plus distinct named mistakes; the correct position is uniform over seeds."""
+    """Correct option plus distinct mistakes (named first, then fallbacks); the correct position
+    is uniform over seeds."""
     n = qtype.n_choices
-    correct, picked = distinct_mistakes(qtype, params, answer, need=n - 1, seed=seed)
+    correct, picked = distinct_mistakes(qtype, params, answer, need=n - 1, seed=seed, form="mc")
     order = rng.permutation(n - 1)
     position = int(rng.integers(n))
     options: list[tuple[str, str | None]] = [(picked[i][1], picked[i][0]) for i in order]
@@ -185,9 +205,45 @@ def build_choices(qtype, params, answer, rng, *, seed) -> tuple[Choice, ...]:
     return tuple(Choice(LETTERS[i], latex, mistake) for i, (latex, mistake) in enumerate(options))
 
 
+def draw_in_build(
+    qtype: QuestionType,
+    seed: int,
+    *,
+    context: str,
+    form: str,
+    params: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, Any] | None = None,
+    where: str,
+) -> Variant:
+    """One slot's variant in a build: drawn from `seed`, or made from the spec's fixed `params`.
+    A failure other than bad input becomes a GenerationError that starts with `context` (the
+    phase and the slot, e.g. `calibration draw 7 of slot 3`) and names type, form and seed."""
+    try:
+        if params is not None:
+            fixed = validate_params(qtype, params, where=where)
+            return make_variant(qtype, fixed, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
+        return draw(qtype, seed, form=form, overrides=overrides, ranges=ranges, where=where)
+    except InputError:
+        raise  # names the spec's file and field already
+    except Exception as err:  # a generator's failure, whatever it is, named where it happened
+        reason = err.reason if isinstance(err, DistractorError) else _reason(err, qtype.id, seed)
+        hint = ""
+        if params is None and not overrides and not ranges:
+            hint = f" (reproduce: examforge sample {qtype.id} --seed {seed} --form {form})"
+        raise GenerationError(f"{context} ({qtype.id}, {form}, seed {seed}): {reason}{hint}") from err
+
+
+def _reason(err: Exception, type_id: str, seed) -> str:
+    text = str(err)
+    prefix = f"{type_id} seed {seed}: "
+    text = text[len(prefix):] if text.startswith(prefix) else text
+    return text if isinstance(err, GenerationError) else f"{type(err).__name__}: {text}"
+
+
 def _norm(latex: str) -> str:
     return "".join(latex.split())
 
 
 
-__all__ = ["Choice", "Variant", "draw", "make_variant", "validate_params", "FORMS"]
+__all__ = ["Choice", "DistractorError", "Variant", "draw", "draw_in_build", "make_variant", "validate_params", "FORMS"]

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from examforge.errors import InputError
 from examforge.bank.attention import (
-    MultiheadCost, MultiheadParams, SelfAttention, SelfAttentionParams, num_text, np_attention,
+    MultiheadCost, MultiheadParams, SelfAttention, SelfAttentionParams, np_attention, num_tex,
 )
 from examforge.bank.tokenizer_repeated_tokens import RepeatedParams, RepeatedTokens
 from examforge.renderers.blocks import question_text, solution_latex
@@ -73,7 +73,7 @@ def test_seed_key_rows_print_as_the_seed_writes_them():
         "(1/7, 1/7, 1/7, 1/7, 1/7, 1/7, 1/7)",
         "(3, 0)", "(0, 3)", "(0, 3)", "(3/4, 3/2)", "(0, 3)", "(3, 0)", "(6/7, 9/7)",
     ]
-    assert num_text(6 / 7) == "6/7" and num_text(0.4547) == "0.4547" and num_text(-0.75) == "-3/4"
+    assert num_tex(6 / 7) == "6/7" and num_tex(0.4547) == "0.4547" and num_tex(-0.75) == "-3/4"
 
 
 def test_zero_temperature_matches_the_seeds_examples_and_shares_ties():

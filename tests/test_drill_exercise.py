@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from examforge import registry
-from examforge.drill import answers, configure_torch
+from examforge.drill import answers
 from examforge.drill import exercise as ex_mod
 from examforge.drill.exercise import DIFFICULTIES, difficulty_ranges, drill_forms, exercise, option_text
 from examforge.errors import InputError
 
-configure_torch()
 TYPES = registry.all_types()
 
 

@@ -1,4 +1,5 @@
-"""Our LaTeX fragments as HTML (math left to KaTeX) and as terminal text, and TikZ as SVG."""
+"""Our LaTeX fragments as HTML (math left to KaTeX) and as terminal text, and figures (printed as
+data, examforge.figures) as SVG and as text."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import re
 
 import pytest
 
-from examforge import registry
-from examforge.drill import markup, plaintext, tikz
+from examforge import figures, registry
+from examforge.drill import markup, plaintext
 from examforge.drill.exercise import drill_forms, exercise
 
 
@@ -80,32 +81,26 @@ def test_aligned_rows_keep_their_columns():
     assert [line.index("=") for line in lines] == [lines[0].index("=")] * 2
 
 
-def test_tikz_grid_nodes_as_svg_and_text():
-    body = r"""\node[left] at (0,{-2/2}) {$X = {}$};
-\node at ({0+0.5},{-0-0.5}) {$8$}; \node at ({1+0.5},{-0-0.5}) {$6$};
-\node at ({0+0.5},{-1-0.5}) {$3$}; \node at ({1+0.5},{-1-0.5}) {$-1$};
-\draw[gray!70] (0,-2) grid (2,0);
-\draw[very thick, red!75!black] (0,0) rectangle (1,-1);"""
-    svg = tikz.to_svg("x=0.6cm, y=0.6cm", body, plaintext.flat_text)
-    assert svg.startswith("<svg") and svg.count("<text") == 5 and "<rect" in svg
-    assert 'stroke="#bf0000"' in svg  # red!75!black
-    assert tikz.to_text("x=0.6cm, y=0.6cm", body, plaintext.flat_text) == [
-        "    \u2502 8   6 \u2502", "X = \u2502 3  -1 \u2502"]
+def test_figures_printed_as_data_become_svg_and_text():
+    grid = figures.CellGrid(rows=2, cols=2, cell_cm=0.6, values=(("$8$", "$6$"), ("$3$", "$-1$")),
+                            windows=(figures.Window(top=0, left=0, rows=1, cols=1, colour="red!75!black"),),
+                            left="$X = {}$")
+    src = "The map\n\\begin{center}\n" + figures.as_data(grid) + "\n\\end{center}\nbelow."
+    html = markup.to_html(src)
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert '<span class="figure"><svg' in html and svg.count("<text") == 5 and 'stroke="#bf0000"' in svg
+    assert ">X =<" in svg and ">-1<" in svg  # labels as text, not LaTeX
+    assert not markup.parse(src).unknown
+    assert plaintext.to_text(src).split("\n")[2:4] == [" " * 12 + "\u2502 8   6 \u2502", " " * 8 + "X = \u2502 3  -1 \u2502"]
 
 
-def test_tikz_numbers_are_parsed_not_evaluated():
-    assert tikz.number("{-4/2}") == -2 and tikz.number("{1+0.5*2}") == 2 and tikz.number("2^3") == 8
-    with pytest.raises(ValueError):
-        tikz.number("__import__('os')")
-    assert tikz.colour("blue!45") == "#8c8cff" and tikz.colour("nosuch") is None
-
-
-def test_tikz_fills_and_plots():
-    fills = r"\fill[blue!45] (0,-0) rectangle ++(1,-1); \draw (0,-2) grid (2,0);"
-    assert tikz.to_text("", fills, str) == ["\u25a0 \u00b7", "\u00b7 \u00b7"]
-    plot = r"\begin{axis}[domain=-2:2, samples=5, xlabel={$w$}] \addplot[gray] {0.5*x^2}; \addplot[blue, mark=*] coordinates {(1, 0.5) (-1, 0.5)}; \end{axis}"
-    svg = tikz.to_svg("", plot, plaintext.flat_text)
-    assert svg.count("<polyline") == 2 and svg.count("<circle") == 2
+def test_figures_the_drill_cannot_draw_leave_a_note():
+    for src in (r"\begin{tikzpicture}\draw (0,0) -- (1,1); \node at (0,0) {x};\end{tikzpicture}",
+                r"{\setlength{\unitlength}{1pt}\begin{picture}(10,10)\put(0,0){x}\end{picture}}",
+                r"\effigure{bm90IGEgZmlndXJl}"):  # base64 of "not a figure"
+        html = markup.to_html(src)
+        assert "figure-note" in html and "draw" not in html and "put" not in html and "<svg" not in html
+        assert plaintext.to_text(src) == "    (a figure: the PDF shows it)"
 
 
 @pytest.mark.parametrize("qtype", registry.all_types(), ids=lambda t: t.id)

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from examforge.drill import answers, configure_torch
+from examforge.drill import answers
 from examforge.drill.exercise import exercise
 from examforge.drill.history import History, default_path
 from examforge.drill.terminal import TerminalDrill, run, select_types
 from examforge.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-configure_torch()
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from examforge.build import build, draw_student
 from examforge.cli import main
 from examforge.errors import InputError, VerifyError
 from examforge.graders import grader_sheet_tex, name_order_key, typeset_sheet
-from examforge.pdftext import page_count, pdf_pages_text, pdf_text
+from examforge.pdftext import pdf_text
 from examforge.renderers.text import normalize
 from examforge.roster import Student
 from examforge.scan import decode_qr, parse_payload, scan, score_marked, summary
@@ -226,7 +226,8 @@ def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path, que
     tex, rows = grader_sheet_tex(spec, builds)
     assert len(rows) == 300
     typeset_sheet(tex, tmp_path / "sheet.pdf")
-    pages = pdf_pages_text(tmp_path / "sheet.pdf")
+    pages = pdf_text(tmp_path / "sheet.pdf").split("\f")[:-1]  # the text ends with a form feed
+    assert len(pages) <= 4
     second_order = next(i for i, p in enumerate(pages) if "in roster order" in p)
     assert second_order <= most and len(pages) - second_order <= most
     assert all(f"u{k:04d}" in "".join(pages[:second_order]) for k in range(300))
@@ -297,8 +298,8 @@ def test_scan_gives_each_student_their_pages_in_order(scanned):
     n = manifest["pages"]
     for student in manifest["students"]:
         path = result / "students" / f"{student['id']}.pdf"
-        assert page_count(path) == n
         pdf = pdfium.PdfDocument(str(path))
+        assert len(pdf) == n
         for index in range(n):
             if (student["id"], index + 1) in expected.missing:
                 assert "was not found in the scanned stack" in pdf_text(path, first=index + 1, last=index + 1)

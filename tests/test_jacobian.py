@@ -8,6 +8,7 @@ import torch
 from pydantic import ValidationError
 
 from examforge.bank.jacobian import JacobianMatmul
+from examforge.figures import to_latex
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
@@ -83,7 +84,10 @@ def test_question_and_solution():
     text = normalize(latex_to_text(s))
     assert normalize("|C| ×|A| = 10 ×6 = 60 entries") in text
     assert normalize("60 - 30 = 30 always zero") in text
-    assert s.count(r"\fill[blue!45]") == 30 + 30  # every nonzero cell of both patterns is drawn
+    da, db = QT.pattern_figures(v.params, v.answer)
+    assert (da.rows, da.cols, db.rows, db.cols) == (10, 6, 10, 15) and len(da.shaded) == len(db.shaded) == 30
+    assert to_latex(da) in s and to_latex(db) in s
+    assert s.count(r"\rule{") == 30 + 30  # every nonzero cell of both patterns is drawn
 
 
 def test_figure_fits_the_page():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -21,7 +20,7 @@ from examforge.layout import (
     round_up_cm,
     sp_cm,
 )
-from examforge.qr import best_mask, pdf_drawing, qr_matrix
+from examforge.qr import page_codes, pdf_drawing, qr_matrix, qr_payload
 from examforge.errors import LatexError
 from examforge.renderers.exam import memoize_figures
 from examforge.renderers.scripts import Runs
@@ -207,6 +206,19 @@ def test_qr_codes_decode(tmp_path, text):
         assert read.stdout.strip() == text
 
 
+@pytest.mark.parametrize("sid, n_pages", [("s001", 14), ("Zoe.OBrien-2", 12), ("x", 3), ("s0042", 101)])
+def test_page_codes_are_segnos_codes_of_every_page(sid, n_pages):
+    """The pages combined from other codes (examforge.qr) are exactly segno's codes, with the
+    mask segno picks for page 1."""
+    codes = page_codes("3f9a2c1d", sid, n_pages)
+    assert len(codes) == n_pages
+    first = qr_payload("3f9a2c1d", sid, 1, n_pages)
+    mask = next(m for m in range(8) if (qr_matrix(first, mask=m) == qr_matrix(first)).all())
+    for page, code in enumerate(codes, start=1):
+        assert (code == qr_matrix(qr_payload("3f9a2c1d", sid, page, n_pages), mask=mask)).all(), page
+    assert len({c.tobytes() for c in codes}) == n_pages
+
+
 def test_qr_structure_and_drawing():
     matrix = qr_matrix("HELLO")
     assert matrix.shape == (21, 21)
@@ -214,7 +226,6 @@ def test_qr_structure_and_drawing():
     assert finder[0].all() and finder[6].all() and finder[:, 0].all() and finder[2:5, 2:5].all()
     assert not finder[1, 1:6].any()
     assert list(matrix[6, 8:13]) == [True, False, True, False, True]  # timing pattern
-    assert 0 <= best_mask("HELLO") < 8
     drawing = pdf_drawing(matrix, 36.0)
     assert drawing.startswith("q 0 g ") and drawing.endswith(" f Q")
     assert drawing.count(" re") == sum(

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.bank.optim import BEHAVIOURS, LRStability, LRStabilityParams, LRStabilityRanges, classify
+from examforge.figures import to_latex
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
@@ -86,7 +87,9 @@ def test_templates_print_the_iterates_and_the_plot():
     assert "True or false: after 3 steps" in q
     s = solution_latex(v)
     assert normalize("(-2, 1, -0.5)") in normalize(latex_to_text(s))
-    assert r"\addplot[blue, mark=*" in s and "(4, 16)" in s
+    plot = QT.descent_figure(v.params, v.answer)
+    assert to_latex(plot) in s and s.count(r"\circle*") == 4  # w_0 .. w_3 on the parabola
+    assert plot.series[1].points == ((4, 16), (-2, 4), (1, 1), (-0.5, 0.25)) and len(plot.series[0].points) == 61
 
 
 def test_validation_and_ranges():

@@ -14,16 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from examforge.build import (
-    BUILDS_DIR,
-    CURRENT,
-    OUTPUTS,
-    OutputLock,
-    _outputs_digest,
-    build,
-    current_build,
-    remove_leftovers,
-)
+from examforge.build import build
+from examforge.buildcache import outputs_digest
+from examforge.publish import BUILDS_DIR, CURRENT, OUTPUTS, OutputLock, current_build, remove_leftovers
 from examforge.errors import ExamforgeError, VerifyError
 from examforge.verify import verify
 
@@ -94,11 +87,11 @@ def two_builds(tmp_path_factory):
     roster = write(root / "roster.csv", ROSTER)
     out = root / "out"
     build(write(root / "a.yaml", SMALL_SPEC), roster, out, jobs=2)
-    digest_a = _outputs_digest(out)
+    digest_a = outputs_digest(out)
     old = root / "old"
     shutil.copytree(out, old, symlinks=True)
     build(write(root / "b.yaml", SMALL_SPEC.replace("seed: 42", "seed: 43")), roster, out, jobs=2)
-    digest_b = _outputs_digest(out)
+    digest_b = outputs_digest(out)
     assert digest_a != digest_b
     new = root / "new"
     shutil.copytree(out / BUILDS_DIR / current_build(out), new)
@@ -136,7 +129,7 @@ def test_killed_publish_leaves_the_whole_old_or_the_whole_new_build(two_builds, 
     assert done.returncode == 0, done.stderr
     steps = json.loads(log.read_text())
     assert any(s.startswith("rmdir") for s in steps)  # the old build is removed after the swap
-    assert _outputs_digest(dry) == digest_b
+    assert outputs_digest(dry) == digest_b
     seen = set()
     for k in _kill_points(steps):
         out = tmp_path / f"k{k}"
@@ -144,7 +137,7 @@ def test_killed_publish_leaves_the_whole_old_or_the_whole_new_build(two_builds, 
         killed = run_killer("publish", str(staged), str(out), kill_at=k)
         assert killed.returncode == (-signal.SIGKILL if k <= len(steps) else 0), (k, killed.stderr)
         assert sorted(_visible(out)) == sorted(OUTPUTS), (k, steps[k - 1: k])
-        digest = _outputs_digest(out)
+        digest = outputs_digest(out)
         assert digest in (digest_a, digest_b), (k, steps[k - 1: k])
         seen.add("old" if digest == digest_a else "new")
         assert verify(out, jobs=1).students == 4
@@ -152,7 +145,7 @@ def test_killed_publish_leaves_the_whole_old_or_the_whole_new_build(two_builds, 
             remove_leftovers(out)
         assert [p.name for p in (out / BUILDS_DIR).iterdir()] == [current_build(out)]
         assert not [p.name for p in out.iterdir() if p.name.startswith((".examforge-tmp-", ".examforge-staging"))]
-        assert _outputs_digest(out) == digest
+        assert outputs_digest(out) == digest
     assert seen == {"old", "new"}
 
 
@@ -170,7 +163,7 @@ def test_killed_first_publish_shows_nothing_or_the_whole_build(two_builds, tmp_p
         assert killed.returncode == -signal.SIGKILL
         visible = _visible(out)
         if visible:
-            assert sorted(visible) == sorted(OUTPUTS) and _outputs_digest(out) == digest_b, (k, steps[k - 1])
+            assert sorted(visible) == sorted(OUTPUTS) and outputs_digest(out) == digest_b, (k, steps[k - 1])
             verify(out, jobs=1)
         else:
             with pytest.raises(VerifyError, match="not a complete build"):
@@ -185,17 +178,17 @@ def test_an_older_layout_is_adopted(two_builds, tmp_path):
     old, new, digest_a, digest_b = two_builds
     out = tmp_path / "out"
     shutil.copytree(old, out)  # follows the symlinks: real files everywhere, and a real .examforge-current
-    assert not (out / "students").is_symlink() and _outputs_digest(out) == digest_a
+    assert not (out / "students").is_symlink() and outputs_digest(out) == digest_a
     staged = out / BUILDS_DIR / "build-staged"
     shutil.copytree(new, staged)
     done = run_killer("publish", str(staged), str(out))
     assert done.returncode == 0, done.stderr
     assert all((out / name).is_symlink() for name in OUTPUTS) and (out / CURRENT).is_symlink()
-    assert _outputs_digest(out) == digest_b and current_build(out) == "build-staged"
+    assert outputs_digest(out) == digest_b and current_build(out) == "build-staged"
     verify(out, jobs=1)
     with OutputLock(out):
         remove_leftovers(out)  # the copy of .examforge-builds that copytree made
-    assert os.listdir(out / BUILDS_DIR) == ["build-staged"] and _outputs_digest(out) == digest_b
+    assert os.listdir(out / BUILDS_DIR) == ["build-staged"] and outputs_digest(out) == digest_b
 
 
 def test_csv_cells_are_safe_for_spreadsheets(two_builds):
@@ -248,7 +241,7 @@ def test_killed_build_is_cleaned_up_by_the_next_and_not_by_a_concurrent_one(two_
     # the swap is the 3rd change: unlink of a leftover temporary link, symlink, rename
     killed = run_killer(*args, kill_at=3, log=log)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert _outputs_digest(out) == digest_a  # the old build, whole
+    assert outputs_digest(out) == digest_a  # the old build, whole
     verify(out, jobs=1)
     left = sorted(p.name for p in (out / BUILDS_DIR).iterdir())
     assert len(left) == 2 and current_build(out) in left

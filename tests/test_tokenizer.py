@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from examforge.errors import InputError
 from examforge.bank.tokenizer import GreedyParams, TokenizerGreedy
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.solvers.tokenize import greedy_ids, greedy_right_to_left, greedy_steps
+from examforge.solvers.tokenize import greedy_right_to_left, greedy_steps
 from examforge.variant import draw, make_variant, validate_params
 
 QT = TokenizerGreedy()
@@ -60,7 +60,7 @@ def test_seed_params_file_matches():
 
 
 def test_seed_hello_example():
-    assert greedy_ids("hello", {"he": 1, "hello": 2, "llo": 3}) == [2]
+    assert [s.id for s in greedy_steps("hello", {"he": 1, "hello": 2, "llo": 3})] == [2]
 
 
 def test_shortest_and_right_to_left_variants():

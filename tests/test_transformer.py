@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.errors import InputError
+from examforge.figures import Bars, to_latex
 from examforge.bank.transformer import (
     ActivationMemory, ActivationParams, ArithmeticVisibility, DecoderLossParams, KVCache, KVCacheParams,
     TeacherForcingLoss, VisibilityParams, evaluate, human_bytes,
@@ -238,8 +239,10 @@ def test_visibility_key_draws_a_bar_chart_and_the_exam_empty_axes():
     p = VisibilityParams(tokens=tuple(TWO_PLUS_ONE), positions=(0, 1, 2, 3), attention="causal", query=1)
     v = make_variant(AV, p, form="free")
     q, s = question_text(v), solution_latex(v)
-    assert r"\begin{axis}" in q and "ybar" not in q and "1/2" not in q
-    assert "ybar" in s and "(3,0.5) [$1/2$]" in s and "(4,0.5) [$1/2$]" in s
+    axes, chart = AV.sketch_axes(p), AV.distribution_figure(p, AV.solve(p))
+    assert to_latex(axes) in q and not any(isinstance(s, Bars) for s in axes.series) and "1/2" not in q
+    assert to_latex(chart) in s and axes.title == chart.title == "Prob B"
+    assert chart.series[0].points == ((3, 0.5), (4, 0.5)) and chart.series[0].labels == ("$1/2$", "$1/2$")
     assert "P(3) = 1/2, P(4) = 1/2" in latex_to_text(s)
     assert r"\bigstar" in q
 

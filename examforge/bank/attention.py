@@ -12,10 +12,12 @@ from typing import Annotated, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from examforge.drawing import draw_until, matrix_dims
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import AttentionResult, self_attention
 from examforge.solvers.transformer import multihead_cost
 
@@ -32,10 +34,6 @@ def num_tex(v: float) -> Latex:
     if f.denominator != 1 and abs(float(f) - v) < 1e-9:
         return Latex(f"{f.numerator}/{f.denominator}")
     return fmt(float(v))
-
-
-def num_text(v: float) -> str:
-    return str(num_tex(v))
 
 
 def mat_tex(rows) -> Latex:
@@ -68,16 +66,6 @@ Symbol = Annotated[str, StringConstraints(min_length=1, max_length=10)]
 Entry = Annotated[float, Field(ge=-20, le=20, allow_inf_nan=False)]
 Matrix = tuple[tuple[Entry, ...], ...]
 FloatMatrix = tuple[tuple[float, ...], ...]
-
-
-def dims(m, name: str) -> tuple[int, int]:
-    """Rows and columns of a non-empty rectangular matrix, or a ValueError naming it."""
-    if not m or not m[0]:
-        raise ValueError(f"{name} must be a non-empty matrix (a list of rows)")
-    widths = sorted({len(row) for row in m})
-    if len(widths) > 1:
-        raise ValueError(f"{name} is not rectangular: its rows have lengths {widths}")
-    return len(m), len(m[0])
 
 
 def _tup(rows) -> tuple:
@@ -116,12 +104,12 @@ class SelfAttentionParams(ParamsModel):
 
     @model_validator(mode="after")
     def _shapes(self):
-        n, d = dims(self.X, "X")
+        n, d = matrix_dims(self.X, "X")
         if n > MAX_TOKENS or d > MAX_DIM:
             raise ValueError(f"X is {n}x{d}; at most {MAX_TOKENS} tokens of dimension {MAX_DIM} keeps it hand-computable")
         shapes = {}
         for name in ("W_q", "W_k", "W_v"):
-            rows, cols = dims(getattr(self, name), name)
+            rows, cols = matrix_dims(getattr(self, name), name)
             if rows != d:
                 raise ValueError(f"{name} has {rows} rows but X has d = {d} columns")
             if cols > MAX_HEAD_DIM:
@@ -270,15 +258,8 @@ class SelfAttentionRanges(RangesModel):
     max_tokens: Annotated[int, Field(ge=2, le=MAX_TOKENS)] = 7
     max_weight: Annotated[int, Field(ge=1, le=5)] = 3  # projection entries for argmax variants
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
-        return self
-
 
 _LETTERS = "ABCDE"
-_SA_TRIES = 300
 
 
 @register
@@ -310,12 +291,11 @@ class SelfAttention(QuestionType):
 
     # -- drawing -----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: SelfAttentionRanges) -> SelfAttentionParams:
-        for _ in range(_SA_TRIES):
-            kind = rng.choice(["zero", "zero", "zero", "sqrt_d", "sqrt_d", "number"])
-            p = self._draw_argmax(rng, ranges) if kind == "zero" else self._draw_softmax(rng, ranges, str(kind))
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no non-degenerate draw in {_SA_TRIES} tries")
+        def draw(g):
+            kind = g.choice(["zero", "zero", "zero", "sqrt_d", "sqrt_d", "number"])
+            return self._draw_argmax(g, ranges) if kind == "zero" else self._draw_softmax(g, ranges, str(kind))
+
+        return draw_until(rng, draw, tries=300, type_id=self.id, what="non-degenerate attention head", ranges=ranges)
 
     def _draw_argmax(self, rng, r: SelfAttentionRanges) -> SelfAttentionParams | None:
         n = int(rng.integers(max(r.min_tokens, 3), max(r.max_tokens, 3) + 1))
@@ -385,10 +365,9 @@ class SelfAttention(QuestionType):
 
     def reference(self, p: SelfAttentionParams) -> SelfAttentionAnswer:
         Q, K, V, S, allowed, P, T = _np_attention(p)
-        clean = lambda m: [[round(float(v), 12) + 0.0 for v in row] for row in m]  # noqa: E731
         r = AttentionResult(
-            Q=clean(Q), K=clean(K), V=clean(V), scores=clean(S), scaled=None, allowed=allowed.tolist(),
-            weights=clean(P), output=clean(P @ V), temperature=T,
+            Q=clean(Q.tolist()), K=clean(K.tolist()), V=clean(V.tolist()), scores=clean(S.tolist()), scaled=None,
+            allowed=allowed.tolist(), weights=clean(P.tolist()), output=clean((P @ V).tolist()), temperature=T,
         )
         return _sa_answer(p, r)
 
@@ -433,7 +412,7 @@ class SelfAttention(QuestionType):
         out = {}
         for name, kw in paths.items():
             P = _np_attention(p, **kw)[5]
-            out[name] = tuple(round(float(v), 12) + 0.0 for v in P[i])
+            out[name] = tuple(clean(P[i].tolist()))
         return out
 
     def fallback_mistakes(self, p: SelfAttentionParams, a: SelfAttentionAnswer):
@@ -494,10 +473,6 @@ class MultiheadRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_d_model > self.max_d_model:
-            raise ValueError(f"min_d_model {self.min_d_model} is larger than max_d_model {self.max_d_model}")
-        if self.min_seq_len > self.max_seq_len:
-            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
         if not [d for d in _D_MODELS if self.min_d_model <= d <= self.max_d_model]:
             raise ValueError(f"no model width in {_D_MODELS} lies in [{self.min_d_model}, {self.max_d_model}]")
         return self

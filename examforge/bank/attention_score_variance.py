@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import dot_product_score_moments
 
 Ask = Literal["variance", "scaled_variance", "scale"]
@@ -47,7 +48,6 @@ class ScoreVarianceRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_dk, self.max_dk, "dk")
         if not any(self.min_dk <= d <= self.max_dk for d in _DIMS):
             raise ValueError(f"no d_k in [{self.min_dk}, {self.max_dk}]; choose from {_DIMS}")
         return self
@@ -79,6 +79,7 @@ def _answer(p: ScoreVarianceParams, term: float, variance: float, std: float) ->
 @register
 class AttentionScoreVariance(QuestionType):
     id = "attention.score_variance"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Variance of an attention score q.k with i.i.d. zero-mean entries (d_k s_q^2 s_k^2), after the "
                "1/sqrt(d_k) scaling, and the divisor that makes it 1.")
     mirrors = "003 Q24 (why divide QK^T by sqrt(d_k): Var(q . k) = d_k for unit-variance entries)"

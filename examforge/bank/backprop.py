@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, nice
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.mlp import two_neuron_step
 
 Scalar = Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]
@@ -19,12 +20,6 @@ _X = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
 _W_MAG = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 _Y = tuple(v / 2 for v in range(-6, 7))  # -3, -2.5, ..., 3
 _LR = (0.1, 0.05, 0.2, 0.01)
-_DIGITS = 12  # answers are rounded to this many decimals (float noise only)
-
-
-def _nice(v: float, places: int = 4) -> bool:
-    """True when v prints exactly with at most `places` decimals."""
-    return abs(v * 10**places - round(v * 10**places)) < 1e-6
 
 
 class TwoNeuronParams(ParamsModel):
@@ -96,10 +91,6 @@ class TwoNeuronAnswer(AnswerModel):
     asked_new_w: float  # the multiple-choice quantity
 
 
-def _round(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
-
-
 def _chain(p: TwoNeuronParams, *, relu_masks: bool = True, half: bool = True) -> dict[str, float]:
     """The hand chain rule in pure Python. `relu_masks=False` treats every ReLU as active
     (forward and backward), `half=False` differentiates (y_hat - y)^2 instead of half of it."""
@@ -121,7 +112,7 @@ def _chain(p: TwoNeuronParams, *, relu_masks: bool = True, half: bool = True) ->
 
 
 def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
-    v = {k: _round(x) for k, x in v.items()}
+    v = {k: clean(x) for k, x in v.items()}
     new = {i: v[f"new_w{i}"] for i in (1, 2, 3)}
     grads = (v["grad_w1"], v["grad_w2"], v["grad_w3"])
     dead = tuple(
@@ -159,11 +150,7 @@ class TwoNeuronRanges(RangesModel):
     max_dead: Annotated[int, Field(ge=0, le=1)] = 1
 
     @model_validator(mode="after")
-    def _ordered_and_drawable(self):
-        for name in ("weight", "input", "lr", "dead"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
+    def _drawable(self):
         for name, values in (("weight", _W_MAG), ("input", tuple(abs(v) for v in _X)), ("lr", _LR)):
             lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
             if not any(lo <= v <= hi for v in values):
@@ -200,13 +187,10 @@ class BackpropTwoNeuron(QuestionType):
 
     # -- drawing -----------------------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: TwoNeuronRanges) -> TwoNeuronParams:
-        for _ in range(500):
-            p = self._draw(rng, ranges)
-            if p is not None:
-                return p
-        # With the default ranges acceptance is far above 1%, so this is a bug or ranges too
-        # narrow for hand-computable numbers: fail loudly.
-        raise GenerationError(f"{self.id}: no hand-computable draw in 500 tries (ranges {ranges.model_dump()})")
+        # With the default ranges acceptance is far above 1%, so failing is a bug or ranges too
+        # narrow for hand-computable numbers.
+        return draw_until(rng, lambda g: self._draw(g, ranges), tries=500, type_id=self.id,
+                          what="hand-computable draw", ranges=ranges)
 
     def _draw(self, rng: np.random.Generator, r: TwoNeuronRanges) -> TwoNeuronParams | None:
         # The default ranges keep the original lists and the same sequence of draws.
@@ -239,7 +223,7 @@ class BackpropTwoNeuron(QuestionType):
         values = [a.z1, a.a1, a.z2, a.a2, a.y_hat, a.loss, *a.grads, *a.new_weights]
         if a.dL_dyhat == 0 or abs(a.dL_dyhat) > 8 or max(abs(g) for g in a.grads) > 40:
             return None
-        if not all(_nice(v) for v in values):
+        if not all(nice(v) for v in values):
             return None
         return p
 

@@ -17,11 +17,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, matrix
+from examforge.solvers import clean
 from examforge.solvers.linear_backward import linear_backward, residual_row_backward, tanh_layer_jacobian
 
 Kind = Literal["residual", "linear", "tanh_jacobian"]
@@ -126,12 +126,6 @@ class LinearResidualRanges(RangesModel):
     min_outputs: Annotated[int, Field(ge=1, le=MAX_DIM)] = 1  # rows of V
     max_outputs: Annotated[int, Field(ge=1, le=MAX_DIM)] = 2
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_dim, self.max_dim, "dim")
-        ordered_range(self.min_outputs, self.max_outputs, "outputs")
-        return self
-
 
 class LinearResidualAnswer(AnswerModel):
     kind: Kind
@@ -155,6 +149,7 @@ class LinearResidualAnswer(AnswerModel):
 @register
 class BackpropLinearResidual(QuestionType):
     id = "backprop.linear_residual"
+    kind_field = "kind"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Backward pass through a residual connection y = vW + v, a linear layer y = Wx + b "
                "(dL/dW = g x^T, dL/dx = W^T g), or the Jacobian of V tanh(Wx + b) (the kind is a Params field).")
     mirrors = ("000 MC2.1 (y = vW + v: dL/dv = dL/dy (I + W^T)); 003 Q3 (dL/dW = g x^T, dL/dx = W^T g) "
@@ -177,12 +172,11 @@ class BackpropLinearResidual(QuestionType):
         inputs = [v for v in weights if v != 0]
         g = [float(rng.choice(_GRADS)) for _ in range(d)]
         # Transposes must matter: g (W^T - W) != 0 (fails for about 1 draw in 7 at d = 2).
-        for _ in range(50):
+        def draw_w(rng):
             W = [[int(rng.choice(weights)) for _ in range(d)] for _ in range(d)]
-            if _transpose_matters(W, g):
-                break
-        else:
-            raise GenerationError(f"{self.id}: no W with g (W^T - W) != 0 in 50 draws (ranges {r.model_dump()})")
+            return W if _transpose_matters(W, g) else None
+
+        W = draw_until(rng, draw_w, tries=50, type_id=self.id, what="W with g (W^T - W) != 0", ranges=r)
         x = [int(rng.choice(inputs)) for _ in range(d)]
         if all(x[i] * g[j] == x[j] * g[i] for i in range(d) for j in range(d)):
             x[0] = -x[0]  # x parallel to g would make g x^T = x g^T

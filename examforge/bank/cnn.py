@@ -127,8 +127,6 @@ class ShapeTraceParams(ParamsModel):
                         f"{h}x{w} input ({h}+2*{pad}-{layer.kernel} < 0), the output would be {nh}x{nw}"
                     )
                 h, w = nh, nw
-                if layer.type == "conv":
-                    c = layer.out_channels
         if not any(layer.type == "linear" for layer in self.layers):
             raise ValueError("the network needs a flatten followed by at least one linear layer")
         return self
@@ -215,12 +213,6 @@ class ShapeTraceRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_side > self.max_side:
-            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
-        if self.min_final_side > self.max_final_side:
-            raise ValueError(
-                f"min_final_side {self.min_final_side} is larger than max_final_side {self.max_final_side}"
-            )
         if not any(_architectures(*self.bounds)):
             raise ValueError(
                 f"no two-block network maps an input side in {self.min_side}..{self.max_side} "

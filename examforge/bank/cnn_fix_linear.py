@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.bank.cnn import CnnShapeTrace, ShapeTraceAnswer, ShapeTraceParams, ShapeTraceRanges
-from examforge.question import QuestionType
+from examforge.question import QuestionType, generic_fallbacks
 from examforge.registry import register
 from examforge.renderers.latex import Latex, escape
 from examforge.solvers.cnn import run_listed
@@ -163,6 +163,11 @@ class CnnFixLinear(QuestionType):
     def fallback_mistakes(self, p: FixLinearParams, a: FixLinearAnswer) -> dict[str, str]:
         out = p.layers[p.first_linear].out_features
         return {name: linear_line(v, out) for name, v in _TRACE.fallback_mistakes(p, a).items()}
+
+    def generic_mistakes(self, p: FixLinearParams, a: FixLinearAnswer):
+        """The line with in_features off by 1, 2, 3, ... (the generic ones know no strings)."""
+        out = p.layers[p.first_linear].out_features
+        return ((f"in_features_{name}", linear_line(v, out)) for name, v in generic_fallbacks(a.flatten_dim))
 
 
 def _code(line: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, matrix_dims
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.renderers.latex import matrix, shape
@@ -52,8 +52,6 @@ class OutputShapeRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_size > self.max_size:
-            raise ValueError(f"min_size {self.min_size} is larger than max_size {self.max_size}")
         if self.max_kernel > self.min_size:
             raise ValueError(f"max_kernel {self.max_kernel} is larger than min_size {self.min_size}")
         return self
@@ -166,7 +164,8 @@ class ConvOutputShape(QuestionType):
 
     def fallback_mistakes(self, p, a):
         h, w = a.output_hw
-        return {"off_by_one_up": (h + 1, w + 1), "height_only": (h + 1, w), "doubled": (2 * h, 2 * w)}
+        return {"off_by_one_up": (h + 1, w + 1), "height_only": (h + 1, w), "doubled": (2 * h, 2 * w),
+                "width_only": (h, w + 1)}  # distinct from the rest even for a 1 x 1 output
 
 
 # -- conv.forward_values ---------------------------------------------------------------------
@@ -177,16 +176,6 @@ IntMatrix = tuple[tuple[Entry, ...], ...]
 MAX_INPUT_SIDE = 8
 MAX_KERNEL_SIDE = 5
 MAX_OUTPUT_SIDE = 6
-
-
-def _dims(m, name: str) -> tuple[int, int]:
-    """Rows and columns of a non-empty rectangular matrix, or a ValueError naming it."""
-    if not m or not m[0]:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix (a list of rows)")
-    widths = sorted({len(row) for row in m})
-    if len(widths) > 1:
-        raise ValueError(f"{name} is not rectangular: its rows have lengths {widths}")
-    return len(m), len(m[0])
 
 
 def _pad(m, p: int) -> list[list[int]]:
@@ -226,8 +215,8 @@ class ForwardValuesParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        h, w = _dims(self.input, "input")
-        kh, kw = _dims(self.kernel, "kernel")
+        h, w = matrix_dims(self.input, "input")
+        kh, kw = matrix_dims(self.kernel, "kernel")
         if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
             raise ValueError(f"input is {h}x{w}; at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} keeps it hand-computable")
         if kh > MAX_KERNEL_SIDE or kw > MAX_KERNEL_SIDE:
@@ -323,10 +312,6 @@ class ForwardValuesRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        for low, high in (("min_kernel", "max_kernel"), ("min_side", "max_side"),
-                          ("min_entry", "max_entry"), ("min_weight", "max_weight")):
-            if getattr(self, low) > getattr(self, high):
-                raise ValueError(f"{low} {getattr(self, low)} is larger than {high} {getattr(self, high)}")
         if self.min_weight == self.max_weight == 0:
             raise ValueError("min_weight = max_weight = 0 gives all-zero kernels")
         if self.min_entry == self.max_entry == 0:
@@ -343,8 +328,6 @@ class ForwardValuesRanges(RangesModel):
         return _fv_combos(self.min_kernel, self.max_kernel, self.max_stride, self.max_padding,
                           self.min_side, self.max_side)
 
-
-_FV_MAX_TRIES = 100
 
 
 @register
@@ -367,24 +350,22 @@ class ConvForwardValues(QuestionType):
         w = h if rng.random() < 0.7 else int(rng.choice(sizes))
         # Mostly non-negative inputs (when the range allows), sometimes the full range.
         low = min(max(0, r.min_entry), r.max_entry) if rng.random() < 0.6 else r.min_entry
-        for _ in range(_FV_MAX_TRIES):
+        def draw(rng):
             image = rng.integers(low, r.max_entry + 1, size=(h, w))
             kernel = rng.integers(r.min_weight, r.max_weight + 1, size=(k, k))
             if np.count_nonzero(kernel) < 2:
-                continue
+                return None
             out = _correlate(_pad(image.tolist(), p), kernel.tolist(), s)
             if out is None or not any(any(row) for row in out):
-                continue
+                return None
             return ForwardValuesParams(
                 input=tuple(map(tuple, image.tolist())),
                 kernel=tuple(map(tuple, kernel.tolist())),
                 stride=s,
                 padding=p,
             )
-        seed = rng.bit_generator.seed_seq.entropy
-        raise GenerationError(
-            f"{self.id} seed {seed}: no non-degenerate input/kernel in {_FV_MAX_TRIES} draws"
-        )
+
+        return draw_until(rng, draw, tries=100, type_id=self.id, what="non-degenerate input/kernel", ranges=r)
 
     def solve(self, p: ForwardValuesParams) -> ForwardValuesAnswer:
         values = conv2d_values(p.input, p.kernel, stride=p.stride, padding=p.padding)

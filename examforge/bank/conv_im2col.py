@@ -9,7 +9,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import shape
@@ -62,8 +62,6 @@ class Im2colRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_side > self.max_side:
-            raise ValueError(f"min_side {self.min_side} is larger than max_side {self.max_side}")
         if self.max_kernel >= self.max_side:
             raise ValueError(f"max_kernel {self.max_kernel} leaves no room in inputs of side at most {self.max_side}")
         return self
@@ -111,8 +109,6 @@ def _one_minus(num: int, den: int) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-_TRIES = 100
-
 
 @register
 class ConvIm2col(QuestionType):
@@ -140,21 +136,21 @@ class ConvIm2col(QuestionType):
     def sample(self, rng: np.random.Generator, ranges: Im2colRanges) -> Im2colParams:
         r = ranges
         kernels = [k for k in (2, 3, 3, 3, 5) if k <= r.max_kernel]
-        for _ in range(_TRIES):
+        def draw(rng):
             k = int(rng.choice(kernels))
             s = 1 if rng.random() < 0.6 else int(rng.integers(1, r.max_stride + 1))
             sides = [n for n in range(max(r.min_side, k + s), r.max_side + 1) if (n - k) % s == 0]
             if not sides:
-                continue
+                return None
             h = int(rng.choice(sides))
             w = h if rng.random() < 0.7 else int(rng.choice(sides))
             c_in = int(rng.integers(1, r.max_in_channels + 1))
             c_out = int(rng.choice([c for c in (1, 2, 3, 4, 6, 8, 16) if c <= r.max_out_channels] or [1]))
             if h * w * c_in > MAX_D_IN:
-                continue
+                return None
             return Im2colParams(height=h, width=w, in_channels=c_in, out_channels=c_out, kernel=k, stride=s)
-        seed = rng.bit_generator.seed_seq.entropy
-        raise GenerationError(f"{self.id} seed {seed}: no input size fits the ranges in {_TRIES} draws")
+
+        return draw_until(rng, draw, tries=100, type_id=self.id, what="input size that fits the ranges", ranges=r)
 
     def solve(self, p: Im2colParams) -> Im2colAnswer:
         got = conv2d_as_matrix((p.in_channels, p.height, p.width), p.out_channels, p.kernel, p.stride)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.solvers.receptive import conv_stack_params, conv_stack_params_poly, receptive_fields
@@ -78,8 +78,6 @@ class ReceptiveFieldRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
         if self.max_stride == 1 and self.max_dilation == 1:
             raise ValueError(
                 "max_stride 1 with max_dilation 1 makes every receptive field a plain sum of kernel sizes"
@@ -96,8 +94,6 @@ class ReceptiveFieldAnswer(AnswerModel):
     increments: tuple[int, ...]  # (k - 1) * d * jump_in, what each layer adds
     effective_kernels: tuple[int, ...]  # (k - 1) * d + 1, the dilated kernel's extent
 
-
-_RF_TRIES = 200
 
 
 @register
@@ -117,7 +113,7 @@ class ConvReceptiveField(QuestionType):
     def sample(self, rng: np.random.Generator, ranges: ReceptiveFieldRanges) -> ReceptiveFieldParams:
         r = ranges
         kernels = [k for k in (2, 3, 3, 3, 5, 5, 7) if k <= r.max_kernel]
-        for _ in range(_RF_TRIES):
+        def draw(rng):
             n = int(rng.integers(r.min_layers, r.max_layers + 1))
             layers = []
             for i in range(n):
@@ -136,11 +132,9 @@ class ConvReceptiveField(QuestionType):
             naive = 1 + sum(layer.kernel - 1 for layer in p.layers)
             if a.receptive_field <= r.max_receptive_field and (a.receptive_field != naive or n == 1):
                 return p
-        seed = rng.bit_generator.seed_seq.entropy
-        raise GenerationError(
-            f"{self.id} seed {seed}: no stack within max_receptive_field {r.max_receptive_field} "
-            f"where stride or dilation matters in {_RF_TRIES} draws"
-        )
+
+        return draw_until(rng, draw, tries=200, type_id=self.id, what=f"stack within max_receptive_field "
+                          f"{r.max_receptive_field} where stride or dilation matters")
 
     def solve(self, p: ReceptiveFieldParams) -> ReceptiveFieldAnswer:
         rfs, jumps = receptive_fields([layer.model_dump() for layer in p.layers])
@@ -238,10 +232,6 @@ class StackedRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
-        if self.min_channels > self.max_channels:
-            raise ValueError(f"min_channels {self.min_channels} is larger than max_channels {self.max_channels}")
         if self.max_big_kernel <= 2:
             raise ValueError(f"max_big_kernel {self.max_big_kernel} leaves no kernel larger than 2x2")
         return self
@@ -378,3 +368,6 @@ class ConvStackedVsSingle(QuestionType):
             f"claimed_{names[ps]}_params_{rf_names[rs]}_rf": (ps, rs)
             for ps in (-1, 1, 0) for rs in (0, -1, 1)
         }
+
+    def generic_mistakes(self, p: StackedParams, a: StackedAnswer):
+        return iter(())  # the fallbacks name every other pair of signs already

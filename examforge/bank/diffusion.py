@@ -15,10 +15,11 @@ from typing import Annotated, Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.diffusion import forward_marginal
 
 Ask = Literal["alpha_bar", "marginal", "x_t"]
@@ -68,12 +69,6 @@ class DdpmRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 2
     max_dim: Annotated[int, Field(ge=1, le=MAX_DIM)] = 3
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_steps, self.max_steps, "steps")
-        ordered_range(self.min_dim, self.max_dim, "dim")
-        return self
-
 
 class StepTrace(BaseModel):
     """One step of the chain: alpha_s, alpha-bar_s, and the mean coefficient and variance of x_s given x_0."""
@@ -114,6 +109,7 @@ def _answer(p: DdpmParams, alphas, alpha_bars, coefs, variances, mean, x_t) -> D
 @register
 class DiffusionDdpmMarginal(QuestionType):
     id = "diffusion.ddpm_marginal"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("DDPM forward process: alpha-bar from a beta schedule, the marginal q(x_t | x_0) = "
                "N(sqrt(alpha-bar) x_0, (1 - alpha-bar) I), and x_t for a given noise draw.")
     mirrors = "003 Q29 (DDPM forward process: q(x_t | x_0) = N(sqrt(alpha-bar_t) x_0, (1 - alpha-bar_t) I))"

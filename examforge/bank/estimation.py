@@ -11,11 +11,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import draw_until, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
 
 # -- estimation.gaussian_mle ------------------------------------------------------------------------
@@ -45,11 +45,6 @@ class GaussianParams(ParamsModel):
 class GaussianRanges(RangesModel):
     min_n: Annotated[int, Field(ge=3, le=10)] = 4
     max_n: Annotated[int, Field(ge=3, le=10)] = 8
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_n, self.max_n, "n")
-        return self
 
 
 class Deviation(BaseModel):
@@ -96,7 +91,7 @@ class EstimationGaussianMle(QuestionType):
         # Divisors 4, 5, 8 and 10 keep the variance MLE a short decimal.
         sizes = ([n for n in (4, 5, 6, 8, 10) if ranges.min_n <= n <= ranges.max_n]
                  or list(range(ranges.min_n, ranges.max_n + 1)))
-        for _ in range(100):
+        def draw(rng):
             n = pick(rng, sizes, "sample size", self.id)
             context = pick(rng, ("measurement", "height", "latency"), "context", self.id)
             scale, centre = {"measurement": (pick(rng, (1, 0.5, 0.1), "scale", self.id), int(rng.integers(-5, 15))),
@@ -105,17 +100,19 @@ class EstimationGaussianMle(QuestionType):
             devs = [int(v) for v in rng.integers(-4, 5, size=n - 1)]
             last = -sum(devs)
             if abs(last) > 5:
-                continue
+                return None
             devs.append(last)
             if len(set(devs)) < 2:
-                continue
+                return None
             offset = 0.5 if (scale == 1 and rng.random() < 0.2) else 0
             samples = [clean(centre + offset + scale * d) for d in devs]
             var = Fraction(sum(int(d) ** 2 for d in devs)) * Fraction(repr(scale)) ** 2 / n
             if (var * 10**4).denominator != 1:
-                continue
+                return None
             return GaussianParams(samples=tuple(samples), context=context)
-        raise GenerationError(f"{self.id}: no sample with a short-decimal variance in 100 draws")
+
+        return draw_until(rng, draw, tries=100, type_id=self.id, what="sample with a short-decimal variance",
+                          ranges=ranges)
 
     def solve(self, p: GaussianParams) -> GaussianAnswer:
         fit = gaussian_mle(p.samples)
@@ -189,11 +186,6 @@ class BetaMapRanges(RangesModel):
     max_trials: Annotated[int, Field(ge=1, le=200)] = 20
     max_prior: Annotated[int, Field(ge=1, le=20)] = 6
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_trials, self.max_trials, "trials")
-        return self
-
 
 class BetaMapAnswer(AnswerModel):
     theta_map: float
@@ -258,25 +250,26 @@ class EstimationBetaMap(QuestionType):
 
     def sample(self, rng: np.random.Generator, ranges: BetaMapRanges) -> BetaMapParams:
         r = ranges
-        for _ in range(100):
+        def draw(rng):
             alpha = int(rng.integers(1, r.max_prior + 1))
             beta = int(rng.integers(1, r.max_prior + 1))
             if alpha == beta == 1 and rng.random() < 0.9:  # a flat prior makes MAP = MLE: keep it rare
-                continue
+                return None
             n = int(rng.integers(r.min_trials, r.max_trials + 1))
             k = int(rng.integers(0, n + 1))
             if alpha + beta + n <= 2:
-                continue
+                return None
             # A prior that agrees exactly with the data (alpha = beta, k = n/2) makes every
             # estimate 1/2: nothing to compare.
             if 2 * k == n and alpha == beta:
-                continue
+                return None
             # Keep MAP and MLE apart unless the prior is flat (which is the point then).
             if not alpha == beta == 1 and Fraction(alpha + k - 1, alpha + beta + n - 2) == Fraction(k, n):
-                continue
+                return None
             return BetaMapParams(alpha=alpha, beta=beta, k=k, n=n,
                                  context=pick(rng, ("coin", "clicks", "free_throws"), "context", self.id))
-        raise GenerationError(f"{self.id}: no prior and data in 100 draws; check the ranges")
+
+        return draw_until(rng, draw, tries=100, type_id=self.id, what="prior and data", ranges=r)
 
     def solve(self, p: BetaMapParams) -> BetaMapAnswer:
         fit = beta_bernoulli_fit(p.alpha, p.beta, p.k, p.n)

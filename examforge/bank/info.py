@@ -10,11 +10,11 @@ from typing import Annotated, Iterable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
-from examforge.bank.prob import clean, ordered_range, short_decimal
+from examforge.drawing import draw_until, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.prob import entropy_bits, entropy_terms_bits
 
 LABELS = "abcdefgh"
@@ -42,10 +42,6 @@ def log2_hints(ratios: Iterable[Fraction]) -> list[tuple[int, float]]:
         if r > 0:
             primes |= _odd_primes(r.numerator) | _odd_primes(r.denominator)
     return [(q, round(math.log2(q), 4)) for q in sorted(primes)]
-
-
-def _is_dyadic(r: Fraction) -> bool:
-    return r == 0 or (r.numerator == 1 and r.denominator & (r.denominator - 1) == 0)
 
 
 class EntropyParams(ParamsModel):
@@ -76,11 +72,6 @@ class EntropyParams(ParamsModel):
 class EntropyRanges(RangesModel):
     min_outcomes: Annotated[int, Field(ge=2, le=8)] = 2
     max_outcomes: Annotated[int, Field(ge=2, le=8)] = 6
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_outcomes, self.max_outcomes, "outcomes")
-        return self
 
 
 class EntropyTerm(BaseModel):
@@ -156,7 +147,7 @@ class InfoEntropy(QuestionType):
 
     def sample(self, rng: np.random.Generator, ranges: EntropyRanges) -> EntropyParams:
         lo, hi = ranges.min_outcomes, ranges.max_outcomes
-        for _ in range(50):
+        def draw(rng):
             k = int(rng.integers(lo, hi + 1))
             if rng.random() < 0.6:  # powers of 1/2: exact by hand
                 zero = k >= 3 and rng.random() < 0.2
@@ -164,15 +155,17 @@ class InfoEntropy(QuestionType):
             else:  # short decimals: needs the printed log2 table
                 probs = _composition(rng, min(k, 4), Fraction(1, 20) if rng.random() < 0.5 else Fraction(1, 10))
                 if probs is None:
-                    continue
+                    return None
             if len(probs) < lo or len(probs) > hi:
-                continue
+                return None
             order = rng.permutation(len(probs))
             values = tuple(float(probs[i]) for i in order)
             if len(log2_hints(probs)) > 3:
-                continue
+                return None
             return EntropyParams(probs=values)
-        raise GenerationError(f"{self.id}: no distribution within the ranges in 50 draws")
+
+        return draw_until(rng, draw, tries=50, type_id=self.id, what="distribution within the ranges",
+                          ranges=ranges)
 
     def solve(self, p: EntropyParams) -> EntropyAnswer:
         return _entropy_answer(p, entropy_terms_bits(p.probs), entropy_bits(p.probs))

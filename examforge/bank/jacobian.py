@@ -8,8 +8,10 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
+from examforge.figures import CellGrid
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
+from examforge.renderers.latex import shape
 from examforge.solvers.jacobian import matmul_jacobians
 
 Dim = Annotated[int, Field(ge=1, le=6)]
@@ -50,12 +52,6 @@ class MatmulParams(ParamsModel):
 class MatmulRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=1, le=6)] = 2
     max_dim: Annotated[int, Field(ge=1, le=6)] = 6
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_dim > self.max_dim:
-            raise ValueError(f"min_dim {self.min_dim} is larger than max_dim {self.max_dim}")
-        return self
 
 
 Cell = tuple[int, int]
@@ -127,6 +123,17 @@ class JacobianMatmul(QuestionType):
         )
 
     # -- presentation ------------------------------------------------------------------------
+
+    def pattern_figures(self, p: MatmulParams, a: MatmulAnswer) -> tuple[CellGrid, CellGrid]:
+        """The two Jacobians' patterns: the entries that can be nonzero shaded, one block per row of
+        A (left) and per column of B (right)."""
+        def pattern(name, dims, cells, blocks):
+            return CellGrid(rows=dims[0], cols=dims[1], cell_cm=p.figure_unit, shaded=cells, shade="blue!45",
+                            rule="gray!40", rule_pt=0.2, blocks=blocks, font="\\small",
+                            above=rf"$\partial C/\partial {name}$ (${shape(dims)}$)")
+
+        return (pattern("A", a.dC_dA_shape, a.dC_dA_cells, (p.n, p.k)),
+                pattern("B", a.dC_dB_shape, a.dC_dB_cells, (p.n, p.n)))
 
     def answer_latex(self, a: MatmulAnswer) -> str:
         return self.choice_latex(self.choice_value(a))

@@ -7,10 +7,11 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.linalg import identity_plus_ones, rayleigh_quotient, symmetric_spectrum
 
 _ALPHAS = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 0.8, 1, 1.2, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6,
@@ -43,11 +44,6 @@ class RankOneParams(ParamsModel):
 class RankOneRanges(RangesModel):
     min_n: Annotated[int, Field(ge=2, le=12)] = 2
     max_n: Annotated[int, Field(ge=2, le=12)] = 8
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_n, self.max_n, "n")
-        return self
 
 
 class RankOneAnswer(AnswerModel):

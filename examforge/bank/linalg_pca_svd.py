@@ -15,11 +15,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.linalg import centred_data, pca_of_centred_data
 
 Ask = Literal["eigenvalues", "explained", "error"]
@@ -61,11 +62,6 @@ class PcaRanges(RangesModel):
     max_features: Annotated[int, Field(ge=2, le=MAX_COMPONENTS)] = 5
     max_singular: Annotated[int, Field(ge=MAX_COMPONENTS, le=100)] = 12
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_features, self.max_features, "features")
-        return self
-
 
 class PcaAnswer(AnswerModel):
     squares: tuple[float, ...]  # sigma_i^2
@@ -95,6 +91,7 @@ def _answer(p: PcaParams, eigenvalues, ratios, error) -> PcaAnswer:
 @register
 class LinalgPcaSvd(QuestionType):
     id = "linalg.pca_svd"
+    kind_field = "ask"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("PCA from the singular values of a centred data matrix: covariance eigenvalues sigma^2/(n-1), "
                "variance explained by the first k components, and the rank-k Frobenius error.")
     mirrors = "003 Q4 (PCA via SVD: lambda_i = sigma_i^2/(n-1), variance explained, Eckart-Young rank-k error)"

@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
-from examforge.bank.prob import clean, pick, short_decimal
+from examforge.drawing import draw_until, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.logreg import logistic_gradient_parts, logistic_sgd_step
 
 Entry = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
@@ -77,12 +77,6 @@ class LogRegRanges(RangesModel):
     min_dim: Annotated[int, Field(ge=2, le=5)] = 3
     max_dim: Annotated[int, Field(ge=2, le=5)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_dim > self.max_dim:
-            raise ValueError(f"min_dim {self.min_dim} is larger than max_dim {self.max_dim}")
-        return self
-
 
 class LogRegAnswer(AnswerModel):
     z: float  # w . x
@@ -126,25 +120,27 @@ class LogregSgdStep(QuestionType):
     box_height = "6cm"
 
     def sample(self, rng: np.random.Generator, ranges: LogRegRanges) -> LogRegParams:
-        for _ in range(500):
+        def draw(rng):
             dim = int(rng.integers(ranges.min_dim, ranges.max_dim + 1))
             x = [1.0] + [float(v) for v in rng.choice((-2, -1, 1, 2, 3), size=dim - 1)]
             w = [float(v) / 2 for v in rng.integers(-5, 6, size=dim)]
             z = sum(a * b for a, b in zip(w, x))
             if z != int(z) or abs(z) > 3:  # sigma(z) must be in the printed table
-                continue
+                return None
             kw, kx = _unique_argmax(w), _unique_argmax(x)
             # The seed's distractors use argmax |x|: keep it unique and different from argmax |w|.
             if kw is None or kx is None or kw == kx:
-                continue
+                return None
             # ... and keep those three distractors apart from each other and from the answer.
             if w[kx] in (0.0, 1.0) or w[kw] == 1.0:
-                continue
+                return None
             penalty = "linf_sq" if rng.random() < 0.85 else "l2_sq"
             return LogRegParams(x=tuple(x), y=int(rng.integers(0, 2)), w=tuple(w),
                                 lam=pick(rng, (0.1, 0.2, 0.5, 1.0), "lambda", self.id),
                                 lr=pick(rng, (0.1, 0.2, 0.5, 1.0), "learning rate", self.id), penalty=penalty)
-        raise GenerationError(f"{self.id}: no example with an integer logit and distinct argmaxes in 500 draws")
+
+        return draw_until(rng, draw, tries=500, type_id=self.id,
+                          what="example with an integer logit and distinct argmaxes", ranges=ranges)
 
     def solve(self, p: LogRegParams) -> LogRegAnswer:
         step = logistic_sgd_step(p.x, p.y, p.w, lam=p.lam, lr=p.lr, penalty=p.penalty)

@@ -10,27 +10,19 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, nice
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt, matrix
+from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.mlp import ACTIVATIONS, dense_mlp_step_custom, leaky_relu
 
-_DIGITS = 12
 MAX_WIDTH = 3
 
 Num = Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]
 Vector = Annotated[tuple[Num, ...], Field(min_length=1, max_length=MAX_WIDTH)]
 Matrix = Annotated[tuple[Vector, ...], Field(min_length=1, max_length=MAX_WIDTH)]
 Activation = Literal["relu", "leaky_relu", "sigmoid", "tanh"]
-
-
-def _round(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
-
-
-def _nice(v: float, places: int = 4) -> bool:
-    return abs(v * 10**places - round(v * 10**places)) < 1e-6
 
 
 def _act(name: str, slope: float):
@@ -100,14 +92,6 @@ class TinyMLPRanges(RangesModel):
     min_inputs: Annotated[int, Field(ge=1, le=MAX_WIDTH)] = 2
     max_inputs: Annotated[int, Field(ge=1, le=MAX_WIDTH)] = 2
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        for name in ("layers", "width", "inputs"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
-        return self
-
 
 class LayerTrace(BaseModel):
     """One layer's numbers, forward and backward, so the worked solution can loop over layers."""
@@ -146,7 +130,7 @@ class TinyMLPAnswer(AnswerModel):
 
 
 def _rt(values) -> tuple:
-    return tuple(_rt(v) if isinstance(v, (list, tuple)) else _round(v) for v in values)
+    return tuple(_rt(v) if isinstance(v, (list, tuple)) else clean(v) for v in values)
 
 
 def _by_hand(p: TinyMLPParams, *, local_mode: str = "right", half: bool = True,
@@ -219,9 +203,9 @@ def _answer(p: TinyMLPParams, v: dict) -> TinyMLPAnswer:
     first = layers[0]
     return TinyMLPAnswer(
         layers=tuple(layers),
-        y_hat=_round(v["h"][-1][0]),
-        loss=_round(0.5 * v["err"] ** 2),
-        dL_dyhat=_round(v["err"]),
+        y_hat=clean(v["h"][-1][0]),
+        loss=clean(0.5 * v["err"] ** 2),
+        dL_dyhat=clean(v["err"]),
         dead_units=tuple(dead_units),
         asked=p.ask,
         asked_weight=p.weights[0][i][j],
@@ -239,7 +223,6 @@ _B_SMOOTH = (-0.5, 0.0, 0.5)
 _Y = tuple(v / 2 for v in range(-6, 7))
 _LR_PIECEWISE = (0.1, 0.05, 0.2)
 _LR_SMOOTH = (0.1, 0.5, 1.0)
-_TRIES = 2000
 
 
 @register
@@ -267,11 +250,8 @@ class TinyMLP(QuestionType):
     def sample(self, rng: np.random.Generator, ranges: TinyMLPRanges) -> TinyMLPParams:
         u = rng.random()  # drawn once, so slow-to-accept activations keep their share
         act = "relu" if u < 0.35 else ("leaky_relu" if u < 0.55 else ("sigmoid" if u < 0.8 else "tanh"))
-        for _ in range(_TRIES):
-            p = self._draw(rng, ranges, act)
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no hand-computable draw in {_TRIES} tries (ranges {ranges.model_dump()})")
+        return draw_until(rng, lambda g: self._draw(g, ranges, act), tries=2000, type_id=self.id,
+                          what="hand-computable network", ranges=ranges)
 
     def _draw(self, rng: np.random.Generator, r: TinyMLPRanges, act: str) -> TinyMLPParams | None:
         smooth = act in ("sigmoid", "tanh")
@@ -320,7 +300,7 @@ class TinyMLP(QuestionType):
                 values += list(layer.z) + list(layer.h) + list(layer.delta) + list(layer.upstream)
                 values += [g for row in layer.grad_W for g in row] + [w for row in layer.new_W for w in row]
                 values += list(layer.new_b)
-            if not all(_nice(val) for val in values):
+            if not all(nice(val) for val in values):
                 return None
         return p
 

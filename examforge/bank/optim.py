@@ -8,13 +8,14 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, nice
+from examforge.figures import Axes, Curve, sampled
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.optim import quadratic_gd
 
-_DIGITS = 12
 
 Behaviour = Literal["monotone", "one_step", "oscillating", "bounce", "diverge_oscillating", "diverge_monotone"]
 
@@ -29,17 +30,9 @@ BEHAVIOURS: dict[str, str] = {
 }
 
 
-def _round(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
-
-
-def _nice(v: float, places: int = 4) -> bool:
-    return abs(v * 10**places - round(v * 10**places)) < 1e-6
-
-
 def classify(factor: float) -> str:
     """The behaviour of w_t = factor^t w_0 (w_0 != 0)."""
-    c = _round(factor)
+    c = clean(factor)
     if c > 1:
         return "diverge_monotone"
     if c == 0:
@@ -79,14 +72,6 @@ class LRStabilityRanges(RangesModel):
     min_steps: Annotated[int, Field(ge=1, le=6)] = 2
     max_steps: Annotated[int, Field(ge=1, le=6)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_curvature > self.max_curvature:
-            raise ValueError(f"min_curvature {self.min_curvature} is larger than max_curvature {self.max_curvature}")
-        if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps {self.min_steps} is larger than max_steps {self.max_steps}")
-        return self
-
 
 class LRStabilityAnswer(AnswerModel):
     eta_a: float  # eta * a
@@ -106,22 +91,22 @@ class LRStabilityAnswer(AnswerModel):
 def _lr_answer(p: LRStabilityParams, iterates, grads) -> LRStabilityAnswer:
     factor = 1 - p.lr * p.curvature
     behaviour = classify(factor)
-    iterates = tuple(_round(w) for w in iterates)
-    max_lr = _round(2 / p.curvature)
+    iterates = tuple(clean(w) for w in iterates)
+    max_lr = clean(2 / p.curvature)
     asked_value = {"iterate": iterates[-1], "max_lr": max_lr, "behaviour": behaviour}[p.ask]
     return LRStabilityAnswer(
-        eta_a=_round(p.lr * p.curvature),
-        factor=_round(factor),
+        eta_a=clean(p.lr * p.curvature),
+        factor=clean(factor),
         iterates=iterates,
-        grads=tuple(_round(g) for g in grads),
-        losses=tuple(_round(0.5 * p.curvature * w * w) for w in iterates),
+        grads=tuple(clean(g) for g in grads),
+        losses=tuple(clean(0.5 * p.curvature * w * w) for w in iterates),
         max_lr=max_lr,
-        converges=abs(_round(factor)) < 1,
+        converges=abs(clean(factor)) < 1,
         behaviour=behaviour,
         behaviour_text=BEHAVIOURS[behaviour],
         asked=p.ask,
         asked_value=asked_value,
-        plot_extent=_round(1.15 * max(abs(w) for w in iterates)),
+        plot_extent=clean(1.15 * max(abs(w) for w in iterates)),
     )
 
 
@@ -131,7 +116,6 @@ _FACTORS = (0.8, 0.6, 0.5, 0.4, 0.2, 0.0, -0.2, -0.4, -0.5, -0.6, -0.8, -1.0, -1
 _FACTOR_WEIGHTS = np.array([5, 5, 5, 5, 4, 2, 5, 5, 5, 5, 4, 2, 5, 6, 6, 3], dtype=float)
 _CURVATURES = (0.5, 1.0, 2.0, 4.0, 5.0, 10.0, 0.25, 3.0, 8.0, 20.0)
 _W0 = (1.0, 2.0, 4.0, 0.5, 3.0, 10.0, -1.0, -2.0, -4.0, -0.5, -3.0, -10.0)
-_TRIES = 300
 
 
 @register
@@ -154,21 +138,22 @@ class LRStability(QuestionType):
         u = rng.random()
         ask = "iterate" if u < 0.45 else ("behaviour" if u < 0.8 else "max_lr")
         probs = _FACTOR_WEIGHTS / _FACTOR_WEIGHTS.sum()
-        for _ in range(_TRIES):
+        def draw(rng):
             a = float(rng.choice(curvatures)) if curvatures else float(r.min_curvature)
             c = float(_FACTORS[int(rng.choice(len(_FACTORS), p=probs))])
             lr = round((1 - c) / a, 6)
-            if not _nice(lr) or lr > 4:
-                continue
+            if not nice(lr) or lr > 4:
+                return None
             w0 = float(rng.choice(_W0))
             steps = int(rng.integers(r.min_steps, r.max_steps + 1))
             ws = [w0 * c**t for t in range(steps + 1)]
-            if not all(_nice(w) for w in ws) or max(abs(w) for w in ws) > 1000:
-                continue
+            if not all(nice(w) for w in ws) or max(abs(w) for w in ws) > 1000:
+                return None
             if ask == "iterate" and abs(ws[-1]) < 1e-12:  # c = 0: ask about the behaviour instead
-                continue
+                return None
             return LRStabilityParams(curvature=a, lr=lr, w0=w0, steps=steps, ask=ask)
-        raise GenerationError(f"{self.id}: no hand-computable draw in {_TRIES} tries (ranges {r.model_dump()})")
+
+        return draw_until(rng, draw, tries=300, type_id=self.id, what="hand-computable draw", ranges=r)
 
     def solve(self, p: LRStabilityParams) -> LRStabilityAnswer:
         run = quadratic_gd(p.curvature, p.lr, p.w0, p.steps)
@@ -178,6 +163,16 @@ class LRStability(QuestionType):
         c = 1 - p.lr * p.curvature
         ws = [p.w0 * c**t for t in range(p.steps + 1)]  # closed form w_t = (1 - eta a)^t w_0
         return _lr_answer(p, ws, [p.curvature * w for w in ws[:-1]])
+
+    def descent_figure(self, p: LRStabilityParams, a: LRStabilityAnswer) -> Axes:
+        """The parabola L(w) with the iterates on it."""
+        e = a.plot_extent
+        return Axes(
+            width_cm=6.5, height_cm=4, lines="middle", xlabel="$w$", ylabel="$L$", ymin=0, tick_font="\\scriptsize",
+            series=(Curve(points=sampled(lambda w: 0.5 * p.curvature * w**2, -e, e, 61), colour="gray", width_pt=0.8),
+                    Curve(points=tuple(zip(a.iterates, a.losses)), colour="blue", width_pt=0.8, marks=True,
+                          mark_radius_pt=1.5)),
+        )
 
     def answer_latex(self, a: LRStabilityAnswer) -> str:
         k = len(a.iterates) - 1

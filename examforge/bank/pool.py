@@ -9,8 +9,9 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examforge.drawing import matrix_dims
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
-from examforge.bank.conv import _dims
+from examforge.figures import CellGrid, Window
 from examforge.registry import register
 from examforge.renderers.latex import matrix
 from examforge.solvers.conv import conv2d_windows, pool2d_values
@@ -22,8 +23,6 @@ Cell = tuple[int, int]
 
 MAX_INPUT_SIDE = 8
 MAX_OUTPUT_SIDE = 4
-
-
 
 
 def _out(n: int, k: int, s: int) -> int:
@@ -54,7 +53,7 @@ class PoolParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        h, w = _dims(self.input, "input")
+        h, w = matrix_dims(self.input, "input")
         k, s = self.kernel, self.stride
         if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
             raise ValueError(f"input is {h}x{w}; at most {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} keeps it hand-computable")
@@ -96,8 +95,6 @@ class PoolRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_kernel > self.max_kernel:
-            raise ValueError(f"min_kernel {self.min_kernel} is larger than max_kernel {self.max_kernel}")
         if self.max_entry - self.min_entry < 3:
             raise ValueError(
                 f"entries {self.min_entry}..{self.max_entry}: need at least 4 different values for distinct maxima"
@@ -173,6 +170,28 @@ def _reference_argmax(p: PoolParams, *, last: bool = False, key=max) -> list[lis
 def _cells(windows) -> tuple[Cell, ...]:
     """The 0-based input cells holding a routed maximum, for the figures."""
     return tuple(sorted({(w.argmax[0] - 1, w.argmax[1] - 1) for w in windows}))
+
+
+def _input_figure(p: PoolParams, baseline: str) -> CellGrid:
+    """X with the first window (solid) and the next one, one stride to the right (dashed)."""
+    h, w = p.shape
+    k, s = p.kernel, p.stride
+    windows = [Window(top=0, left=0, rows=k, cols=k, colour="red!75!black", width_pt=1.2)]
+    if s + k <= w:  # a single window per row (possible with given params) has no next one
+        windows.append(Window(top=0, left=s, rows=k, cols=k, colour="blue!70!black", width_pt=0.8,
+                              dashed=True, inset=0.08))
+    return CellGrid(rows=h, cols=w, cell_cm=0.6, values=_cell_values(p.input), windows=tuple(windows),
+                    left="$X = {}$", baseline=baseline)
+
+
+def _routed_figure(values, cells) -> CellGrid:
+    """`values` with the cells holding a routed maximum shaded."""
+    return CellGrid(rows=len(values), cols=len(values[0]), cell_cm=0.5, values=_cell_values(values),
+                    font="\\small", shaded=cells)
+
+
+def _cell_values(rows) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(f"${v}$" for v in row) for row in rows)
 
 
 def _as_int_matrix(rows, what: str) -> tuple[tuple[int, ...], ...]:
@@ -253,6 +272,12 @@ class PoolValues(QuestionType):
             argmax_cells=_cells(windows),
         )
 
+    def input_figure(self, p: PoolParams) -> CellGrid:
+        return _input_figure(p, baseline="bottom")
+
+    def argmax_figure(self, p: PoolParams, a: PoolValuesAnswer) -> CellGrid:
+        return _routed_figure(p.input, a.argmax_cells)
+
     def answer_latex(self, a: PoolValuesAnswer) -> str:
         return (f"max pooling ${matrix(a.max_output)}$, "
                 f"average pooling ${matrix(a.avg_output, fractions=True)}$")
@@ -309,7 +334,7 @@ class MaxBackwardParams(PoolParams):
 
     @model_validator(mode="after")
     def _upstream_matches(self):
-        gh, gw = _dims(self.upstream, "upstream")
+        gh, gw = matrix_dims(self.upstream, "upstream")
         oh, ow = self.output_shape
         if (gh, gw) != (oh, ow):
             raise ValueError(f"upstream is {gh}x{gw} but the pooled output is {oh}x{ow}")
@@ -399,6 +424,12 @@ class PoolMaxBackward(QuestionType):
             tied_windows=tuple((w.i, w.j) for w in windows if w.ties > 1),
             shared_cells=tuple(sorted(c for c, n in counts.items() if n > 1)),
         )
+
+    def input_figure(self, p: MaxBackwardParams) -> CellGrid:
+        return _input_figure(p, baseline="middle")  # beside G, centred on it
+
+    def gradient_figure(self, p: MaxBackwardParams, a: MaxBackwardAnswer) -> CellGrid:
+        return _routed_figure(a.grad_input, a.argmax_cells)
 
     def answer_latex(self, a: MaxBackwardAnswer) -> str:
         return f"$Y = {matrix(a.output)}$, $\\dfrac{{\\partial L}}{{\\partial X}} = {matrix(a.grad_input)}$"

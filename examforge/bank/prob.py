@@ -10,44 +10,19 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.prob import bayes_posterior, hoeffding_sample_size, sample_mean_tail
 
 Prob = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 
-def short_decimal(value: float, field: str, places: int) -> float:
-    """Reject values that do not print exactly with `places` decimals (what the student sees
-    must be what is solved)."""
-    if round(value, places) != value:
-        raise ValueError(f"{field} = {value!r} has more than {places} decimal places; "
-                         f"give it with at most {places} so it prints exactly")
-    return value
-
-
 def percent(x: float) -> float:
     """x as a percentage, without float noise (0.07 -> 7.0, not 7.000000000000001)."""
     return round(100 * x, 8) + 0.0
-
-
-def clean(x: float) -> float:
-    return round(float(x), 12) + 0.0
-
-
-def ordered_range(lo: float, hi: float, name: str) -> None:
-    if lo > hi:
-        raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
-
-
-def pick(rng: np.random.Generator, values, what: str, type_id: str):
-    """One of `values` (non-empty after the ranges filtered them), as a Python scalar."""
-    values = list(values)
-    if not values:
-        raise GenerationError(f"{type_id}: no {what} inside the given ranges")
-    return values[int(rng.integers(len(values)))]
 
 
 # -- prob.bayes ---------------------------------------------------------------------------------------
@@ -86,12 +61,6 @@ class BayesRanges(RangesModel):
     max_prevalence: Prob = 0.2
     min_accuracy: Prob = 0.8  # sensitivity and specificity
     max_accuracy: Prob = 0.99
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_prevalence, self.max_prevalence, "prevalence")
-        ordered_range(self.min_accuracy, self.max_accuracy, "accuracy")
-        return self
 
 
 class BayesAnswer(AnswerModel):
@@ -216,12 +185,6 @@ class HoeffdingRanges(RangesModel):
     min_delta: Prob = 0.001
     max_delta: Prob = 0.2
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_epsilon, self.max_epsilon, "epsilon")
-        ordered_range(self.min_delta, self.max_delta, "delta")
-        return self
-
 
 class HoeffdingAnswer(AnswerModel):
     n: int  # smallest n with 2 exp(-2 n eps^2) <= delta
@@ -281,7 +244,7 @@ class ProbHoeffdingN(QuestionType):
         r = ranges
         epsilons = [e for e in _EPSILONS if r.min_epsilon <= e <= r.max_epsilon]
         deltas = [d for d in _DELTAS if r.min_delta <= d <= r.max_delta]
-        for _ in range(50):
+        def draw(rng):
             eps = pick(rng, epsilons, "epsilon", self.id)
             delta = pick(rng, deltas, "delta", self.id)
             bound = math.log(2 / delta) / (2 * eps * eps)
@@ -289,7 +252,9 @@ class ProbHoeffdingN(QuestionType):
             if min(bound % 1, 1 - bound % 1) >= 0.02 and bound < 1e6:
                 return HoeffdingParams(epsilon=eps, delta=delta,
                                        context=pick(rng, ("coin", "accuracy", "click_rate"), "context", self.id))
-        raise GenerationError(f"{self.id}: no (epsilon, delta) away from the ceiling's edge in 50 draws; widen the ranges")
+
+        return draw_until(rng, draw, tries=50, type_id=self.id, what="(epsilon, delta) away from the ceiling's edge",
+                          ranges=r)
 
     def solve(self, p: HoeffdingParams) -> HoeffdingAnswer:
         r = hoeffding_sample_size(p.epsilon, p.delta)
@@ -390,8 +355,6 @@ class CltRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_n, self.max_n, "n")
-        ordered_range(self.min_z, self.max_z, "z")
         if not any(self.min_n <= n <= self.max_n for n in _SAMPLE_SIZES):
             raise ValueError(f"no sample size in [{self.min_n}, {self.max_n}]; choose from {_SAMPLE_SIZES}")
         if not any(self.min_z <= z <= self.max_z for z in Z_GRID):
@@ -442,23 +405,24 @@ class ProbCltTail(QuestionType):
         r = ranges
         sizes = [n for n in _SAMPLE_SIZES if r.min_n <= n <= r.max_n]
         zs = [z for z in Z_GRID if r.min_z <= z <= r.max_z]
-        for _ in range(100):
+        def draw(rng):
             context = pick(rng, tuple(_CONTEXTS), "context", self.id)
             means, stds = _CONTEXTS[context]
             mean, std, n = pick(rng, means, "mean", self.id), pick(rng, stds, "std", self.id), pick(rng, sizes, "n", self.id)
             se = Fraction(repr(std)) / math.isqrt(n)
             if not _terminates(se, 4):
-                continue
+                return None
             z = pick(rng, zs, "z", self.id)
             tail = pick(rng, ("upper", "upper", "lower", "two_sided"), "tail", self.id)
             # Usually the small tail; sometimes the threshold sits on the other side of the mean.
             sign = (1 if tail != "lower" else -1) * (1 if tail == "two_sided" or rng.random() < 0.85 else -1)
             threshold = Fraction(repr(mean)) + sign * Fraction(z) * se
             if not _terminates(threshold, 6) or threshold <= 0:
-                continue
+                return None
             return CltParams(mean=mean, variance=clean(std * std), n=n, threshold=float(threshold),
                              tail=tail, context=context)
-        raise GenerationError(f"{self.id}: no short-decimal threshold in 100 draws; widen the ranges")
+
+        return draw_until(rng, draw, tries=100, type_id=self.id, what="short-decimal threshold", ranges=r)
 
     def solve(self, p: CltParams) -> CltAnswer:
         r = sample_mean_tail(p.mean, p.variance, p.n, p.threshold, p.tail)

@@ -17,10 +17,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.expectation import distribution_moments
 
 Distribution = Literal["bernoulli", "binomial", "poisson", "uniform", "exponential"]
@@ -70,8 +71,6 @@ class MomentsRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_trials, self.max_trials, "trials")
-        ordered_range(self.min_width, self.max_width, "width")
         if not self.widths():
             raise ValueError(f"no uniform width in [{self.min_width}, {self.max_width}]; "
                              f"widths are multiples of {_WIDTH_STEP}")
@@ -126,6 +125,7 @@ def _steps(p: MomentsParams) -> dict:
 @register
 class ProbMoments(QuestionType):
     id = "prob.moments"
+    kind_field = "distribution"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Mean, variance and E[X^2] of a Bernoulli, binomial, Poisson, uniform or exponential variable "
                "(the distribution is a Params field, so a spec can pin it).")
     mirrors = "003 Q9 (E[X] and Var(X) of Bernoulli(p), Binomial(n, p), Poisson, Uniform(a, b), Exponential; (b) derived from (a))"

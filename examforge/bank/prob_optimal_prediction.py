@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.bank.prob import clean, ordered_range, pick, short_decimal
+from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, frac
+from examforge.solvers import clean
 from examforge.solvers import DTYPE
 from examforge.solvers.expectation import uniform_optimal_prediction
 
@@ -83,9 +84,6 @@ class OptimalPredictionRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        ordered_range(self.min_length, self.max_length, "length")
-        ordered_range(self.min_values, self.max_values, "values")
-        ordered_range(self.min_width, self.max_width, "width")
         if not self.widths():
             raise ValueError(f"no interval width in [{self.min_width}, {self.max_width}]; choose from {_WIDTHS}")
         if self.min_values >= self.max_length:
@@ -154,6 +152,7 @@ def _unseen_loss(loss: str, low, high) -> Fraction:
 @register
 class ProbOptimalPrediction(QuestionType):
     id = "prob.optimal_prediction"
+    kind_field = "loss"  # one kind per slot for the whole class (examforge.fairness)
     summary = ("Smallest expected L1 or L2 loss of an autoregressive predictor on i.i.d. uniform values with "
                "repeats: copy what was seen, predict the median or mean otherwise.")
     mirrors = "004 Problem 2(a) (x = (0, u1, u2, u1), y = (u1, u2, u1, u2), u ~ Unif[0, 1], L1 loss: 0.5)"

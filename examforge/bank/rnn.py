@@ -9,22 +9,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, nice
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.rnn import recurrent_param_count, recurrent_parameters, scalar_rnn_step
-
-_DIGITS = 12  # answers are rounded to this many decimals (float noise only)
-
-
-def _round(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
-
-
-def _nice(v: float, places: int = 4) -> bool:
-    """True when v prints exactly with at most `places` decimals."""
-    return abs(v * 10**places - round(v * 10**places)) < 1e-6
 
 
 class _Frozen(BaseModel):
@@ -69,12 +59,6 @@ class ScalarBPTTParams(ParamsModel):
 class ScalarBPTTRanges(RangesModel):
     min_steps: Annotated[int, Field(ge=2, le=4)] = 2
     max_steps: Annotated[int, Field(ge=2, le=4)] = 3
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps {self.min_steps} is larger than max_steps {self.max_steps}")
-        return self
 
 
 class TimeStep(_Frozen):
@@ -138,22 +122,22 @@ def _bptt_by_hand(p: ScalarBPTTParams) -> dict:
 def _bptt_answer(p: ScalarBPTTParams, v: dict) -> ScalarBPTTAnswer:
     steps = tuple(
         TimeStep(
-            t=t + 1, x=p.x[t], h_prev=_round(v["h"][t]), z=_round(v["z"][t]), h=_round(v["h"][t + 1]),
-            local=_round(v["local"][t]), dL_dh=_round(v["dL_dh"][t]), dL_dz=_round(v["deltas"][t]),
-            w_term=_round(v["deltas"][t] * v["h"][t]), a_term=_round(v["deltas"][t] * p.x[t]),
+            t=t + 1, x=p.x[t], h_prev=clean(v["h"][t]), z=clean(v["z"][t]), h=clean(v["h"][t + 1]),
+            local=clean(v["local"][t]), dL_dh=clean(v["dL_dh"][t]), dL_dz=clean(v["deltas"][t]),
+            w_term=clean(v["deltas"][t] * v["h"][t]), a_term=clean(v["deltas"][t] * p.x[t]),
         )
         for t in range(len(p.x))
     )
     return ScalarBPTTAnswer(
         steps=steps,
-        y_hat=_round(v["h"][-1]),
-        loss=_round(0.5 * v["err"] ** 2),
-        dL_dyhat=_round(v["err"]),
-        grad_w=_round(v["grad_w"]),
-        grad_a=_round(v["grad_a"]),
-        new_w=_round(p.w - p.lr * v["grad_w"]),
-        new_a=_round(p.a - p.lr * v["grad_a"]),
-        last_step_grad_w=_round(v["deltas"][-1] * v["h"][-2]),
+        y_hat=clean(v["h"][-1]),
+        loss=clean(0.5 * v["err"] ** 2),
+        dL_dyhat=clean(v["err"]),
+        grad_w=clean(v["grad_w"]),
+        grad_a=clean(v["grad_a"]),
+        new_w=clean(p.w - p.lr * v["grad_w"]),
+        new_a=clean(p.a - p.lr * v["grad_a"]),
+        last_step_grad_w=clean(v["deltas"][-1] * v["h"][-2]),
         tolerance=0.005 if p.activation == "tanh" else 0.0,
     )
 
@@ -163,7 +147,6 @@ _W = (-1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
 _A = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 _Y = tuple(v / 2 for v in range(-6, 7))
 _LR = (0.1, 0.05, 0.2, 0.01)
-_BPTT_TRIES = 500
 
 
 @register
@@ -188,11 +171,8 @@ class ScalarBPTT(QuestionType):
     def sample(self, rng: np.random.Generator, ranges: ScalarBPTTRanges) -> ScalarBPTTParams:
         u = rng.random()  # drawn once, so slow-to-accept activations keep their share
         act = "relu" if u < 0.5 else ("identity" if u < 0.8 else "tanh")
-        for _ in range(_BPTT_TRIES):
-            p = self._draw(rng, ranges, act)
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no hand-computable draw in {_BPTT_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, ranges, act), tries=500, type_id=self.id,
+                          what="hand-computable sequence and weights", ranges=ranges)
 
     def _draw(self, rng: np.random.Generator, r: ScalarBPTTRanges, act: str) -> ScalarBPTTParams | None:
         n = int(rng.integers(r.min_steps, r.max_steps + 1))
@@ -222,7 +202,7 @@ class ScalarBPTT(QuestionType):
         else:
             a_ = _bptt_answer(p, v)
             values = [s.h for s in a_.steps] + [s.dL_dz for s in a_.steps] + [a_.grad_w, a_.grad_a, a_.new_w, a_.new_a, a_.loss]
-            if not all(_nice(val) for val in values):
+            if not all(nice(val) for val in values):
                 return None
         return p
 
@@ -320,14 +300,6 @@ class ParamCountRanges(RangesModel):
     max_hidden: Annotated[int, Field(ge=1, le=4096)] = 256
     min_layers: Annotated[int, Field(ge=1, le=4)] = 1
     max_layers: Annotated[int, Field(ge=1, le=4)] = 2
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        for name in ("input", "hidden", "layers"):
-            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
-            if lo > hi:
-                raise ValueError(f"min_{name} {lo} is larger than max_{name} {hi}")
-        return self
 
 
 class LayerCount(_Frozen):

@@ -10,21 +10,17 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examforge.drawing import draw_until
 from examforge.errors import GenerationError
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt, frac, matrix
+from examforge.solvers import clean
 from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
-
-_DIGITS = 12
-
-
-def _round(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
 
 
 def _rounded(values) -> tuple:
-    return tuple(_rounded(v) if isinstance(v, (list, tuple)) else _round(v) for v in values)
+    return tuple(_rounded(v) if isinstance(v, (list, tuple)) else clean(v) for v in values)
 
 
 def _softmax(z, scale: float = 1.0) -> tuple[float, ...]:
@@ -54,12 +50,6 @@ class ClassesRanges(RangesModel):
     min_classes: Annotated[int, Field(ge=2, le=5)] = 3
     max_classes: Annotated[int, Field(ge=2, le=5)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_classes > self.max_classes:
-            raise ValueError(f"min_classes {self.min_classes} is larger than max_classes {self.max_classes}")
-        return self
-
 
 # == softmax.temperature ========================================================================
 
@@ -86,14 +76,6 @@ class TemperatureRanges(ClassesRanges):
     min_temperature: Annotated[float, Field(gt=0, le=20)] = 0.5
     max_temperature: Annotated[float, Field(gt=0, le=20)] = 4.0
 
-    @model_validator(mode="after")
-    def _temperatures(self):
-        if self.min_temperature > self.max_temperature:
-            raise ValueError(
-                f"min_temperature {self.min_temperature} is larger than max_temperature {self.max_temperature}"
-            )
-        return self
-
 
 class TemperatureAnswer(AnswerModel):
     scaled: tuple[float, ...]  # z / T
@@ -117,7 +99,7 @@ def _temperature_answer(p: TemperatureParams, probs) -> TemperatureAnswer:
         scaled=_rounded(v / p.temperature for v in p.z),
         shifted=_rounded(shifted),
         exps=_rounded(exps),
-        total=_round(sum(exps)),
+        total=clean(sum(exps)),
         probs=_rounded(probs),
         cold_limit=_rounded(_split_max(p.z)),
         hot_limit=_rounded([1.0 / len(p.z)] * len(p.z)),
@@ -148,7 +130,7 @@ class SoftmaxTemperature(QuestionType):
         r = ranges
         temps = [t for t in _TEMPS if r.min_temperature <= t <= r.max_temperature] or [r.min_temperature]
         ask = "values" if rng.random() < 0.6 else "cold_limit"
-        for _ in range(200):
+        def draw(rng):
             k = int(rng.integers(r.min_classes, r.max_classes + 1))
             z = [int(v) for v in rng.integers(-2, 6, size=k)]
             if ask == "cold_limit" and rng.random() < 0.4:  # a tie for the largest logit
@@ -156,12 +138,13 @@ class SoftmaxTemperature(QuestionType):
                 if z.count(max(z)) == 1:
                     z[0] = max(z)
             if len(set(z)) == 1:
-                continue
+                return None
             t = float(rng.choice(temps))
             if min(_softmax(z, 1.0 / t)) < 0.002:
-                continue
+                return None
             return TemperatureParams(z=tuple(z), temperature=t, ask=ask)
-        raise GenerationError(f"{self.id}: no printable logits in 200 draws (ranges {r.model_dump()})")
+
+        return draw_until(rng, draw, tries=200, type_id=self.id, what="printable logits", ranges=r)
 
     def solve(self, p: TemperatureParams) -> TemperatureAnswer:
         return _temperature_answer(p, softmax_values(p.z, temperature=p.temperature))
@@ -237,13 +220,15 @@ def _compositions(rng: np.random.Generator, k: int, totals: dict[int, float], wh
     if not possible:
         raise GenerationError(f"{who}: no total in {sorted(totals)} fits {k} classes")
     weights = np.array([totals[t] for t in possible], dtype=float)
-    for _ in range(200):
+    def draw(rng):
         total = int(rng.choice(possible, p=weights / weights.sum()))
         cuts = np.sort(rng.choice(np.arange(1, total), size=k - 1, replace=False))
         parts = np.diff(np.concatenate(([0], cuts, [total])))
         if parts.max() <= (9 if total <= 20 else 60) and len(set(parts.tolist())) > 1:
             return tuple(int(v) for v in parts)
-    raise GenerationError(f"{who}: no composition of {possible} into {k} parts in 200 draws")
+        return None
+
+    return draw_until(rng, draw, tries=200, type_id=who, what=f"composition of {possible} into {k} parts")
 
 
 def _probs(c) -> list[Fraction]:
@@ -287,11 +272,11 @@ def _jacobian_answer(c, probs, jac) -> JacobianAnswer:
         probs=_rounded(probs),
         jacobian=jac,
         diagonal=tuple(
-            JacobianEntry(i=i + 1, j=i + 1, left=_round(probs[i]), right=_round(1 - probs[i]), value=jac[i][i])
+            JacobianEntry(i=i + 1, j=i + 1, left=clean(probs[i]), right=clean(1 - probs[i]), value=jac[i][i])
             for i in range(k)
         ),
         off_diagonal=tuple(
-            JacobianEntry(i=i + 1, j=j + 1, left=_round(probs[i]), right=_round(probs[j]), value=jac[i][j])
+            JacobianEntry(i=i + 1, j=j + 1, left=clean(probs[i]), right=clean(probs[j]), value=jac[i][j])
             for i in range(k) for j in range(i + 1, k)
         ),
         row_sums=_rounded(sum(row) for row in jac),
@@ -401,9 +386,9 @@ def _ce_answer(p: CEGradientParams, probs, loss, grad) -> CEGradientAnswer:
         total=sum(p.exp_logits),
         probs=_rounded(probs),
         onehot=tuple(int(i + 1 == p.target) for i in range(len(p.exp_logits))),
-        loss=_round(loss),
+        loss=clean(loss),
         grad=grad,
-        grad_sum=_round(sum(grad)),
+        grad_sum=clean(sum(grad)),
     )
 
 

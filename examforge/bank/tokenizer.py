@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
 from examforge.solvers.tokenize import TokenizeError, greedy_right_to_left, greedy_steps
@@ -21,7 +21,6 @@ TokenId = Annotated[int, Field(ge=1, le=100_000)]
 _TABLE_COLUMNS = 3  # (token, id) pairs per row of the vocabulary table
 _MIN_VOCAB, _MAX_VOCAB = 8, 14
 _LEAST_MAX_VOCAB = 12  # a sentence can use up to 11 distinct tokens, plus room for a decoy
-_SAMPLE_TRIES = 50
 
 _NOUNS = ("dog", "cat", "fox", "owl", "cow", "hen", "bat", "pig", "rat", "ant", "bee", "yak", "elk", "ram")
 _VERBS = ("chased", "saw", "bit", "fed", "met", "liked", "found", "hugged", "pushed", "helped", "followed")
@@ -131,10 +130,6 @@ class GreedyRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_vocab > self.max_vocab:
-            raise ValueError(f"min_vocab {self.min_vocab} is larger than max_vocab {self.max_vocab}")
-        if self.min_words > self.max_words:
-            raise ValueError(f"min_words {self.min_words} is larger than max_words {self.max_words}")
         counts = sorted({_word_count(t) for t in _TEMPLATES})
         if not any(self.min_words <= c <= self.max_words for c in counts):
             raise ValueError(
@@ -163,13 +158,8 @@ class TokenizerGreedy(QuestionType):
     def sample(self, rng: np.random.Generator, ranges: GreedyRanges) -> GreedyParams:
         r = ranges
         templates = [t for t in _TEMPLATES if r.min_words <= _word_count(t) <= r.max_words]
-        for _ in range(_SAMPLE_TRIES):
-            p = self._draw(rng, templates, r)
-            if p is not None:
-                return p
-        raise GenerationError(
-            f"{self.id}: no vocabulary of {r.min_vocab} to {r.max_vocab} tokens in {_SAMPLE_TRIES} draws"
-        )
+        return draw_until(rng, lambda g: self._draw(g, templates, r), tries=50, type_id=self.id,
+                          what=f"vocabulary of {r.min_vocab} to {r.max_vocab} tokens")
 
     def _draw(self, rng: np.random.Generator, templates: list[str], r: GreedyRanges) -> GreedyParams | None:
         template = str(rng.choice(templates))

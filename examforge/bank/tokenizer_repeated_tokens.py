@@ -10,7 +10,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, texttt
@@ -229,14 +229,6 @@ class RepeatedRanges(RangesModel):
     min_vocab: Annotated[int, Field(ge=6, le=30)] = 9
     max_vocab: Annotated[int, Field(ge=6, le=30)] = 13
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_vocab > self.max_vocab:
-            raise ValueError(f"min_vocab {self.min_vocab} is larger than max_vocab {self.max_vocab}")
-        return self
-
-
-_RT_TRIES = 200
 
 
 @register
@@ -267,11 +259,8 @@ class RepeatedTokens(QuestionType):
 
     # -- drawing -------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, r: RepeatedRanges) -> RepeatedParams:
-        for _ in range(_RT_TRIES):
-            p = self._draw(rng, r)
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no valid sentence and vocabulary pair in {_RT_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, r), tries=200, type_id=self.id,
+                          what="valid sentence and vocabulary pair")
 
     def _draw(self, rng, r: RepeatedRanges) -> RepeatedParams | None:
         noun = str(rng.choice(_NOUNS))

@@ -12,13 +12,15 @@ from typing import Annotated, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until, matrix_dims
 from examforge.bank.attention import (
-    FloatMatrix, Matrix, Symbol, check_symbol, dims, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
+    FloatMatrix, Matrix, Symbol, check_symbol, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
+from examforge.figures import Axes, Bars, Curve
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, fmt
+from examforge.solvers import clean
 from examforge.solvers.attention import class_distribution, decoder_loss, visible_inputs
 from examforge.solvers.transformer import block_activations, kv_cache
 
@@ -101,14 +103,6 @@ class KVCacheRanges(RangesModel):
     max_batch: Annotated[int, Field(ge=1, le=1024)] = 16
     min_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 512
     max_seq_len: Annotated[int, Field(ge=1, le=1_048_576)] = 32768
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_layers > self.max_layers:
-            raise ValueError(f"min_layers {self.min_layers} is larger than max_layers {self.max_layers}")
-        if self.min_seq_len > self.max_seq_len:
-            raise ValueError(f"min_seq_len {self.min_seq_len} is larger than max_seq_len {self.max_seq_len}")
-        return self
 
 
 _LAYERS = (12, 16, 24, 28, 32, 40, 48, 60, 64, 80)
@@ -212,11 +206,7 @@ class ActivationParams(ParamsModel):
                 f"ratio {self.ratio} must be at least 10 x factor {self.factor}, so that N stays much "
                 "larger than D after D is multiplied by the factor"
             )
-        if self.block == "mlp" and self.heads != 1:
-            raise ValueError(f"heads {self.heads} only applies to the attention block; use 1 for the MLP block")
-        if self.block == "attention" and self.hidden_mult != 1:
-            raise ValueError(f"hidden_mult {self.hidden_mult} only applies to the MLP block; use 1 for attention")
-        return self
+        return self  # heads and hidden_mult describe both blocks; the asked block's answer uses its own
 
 
 class TensorLine(BaseModel):
@@ -340,12 +330,6 @@ class ActivationRanges(RangesModel):
     min_factor: Annotated[int, Field(ge=2, le=10)] = 2
     max_factor: Annotated[int, Field(ge=2, le=10)] = 4
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_factor > self.max_factor:
-            raise ValueError(f"min_factor {self.min_factor} is larger than max_factor {self.max_factor}")
-        return self
-
 
 @register
 class ActivationMemory(QuestionType):
@@ -359,15 +343,17 @@ class ActivationMemory(QuestionType):
     forms = ("free", "mc", "tf")
     box_height = "3cm"
     seed_example = {"block": "attention", "factor": 2, "ratio": 100}
+    kind_field = "block"  # one block per slot for the whole class (examforge.fairness)
 
     def sample(self, rng: np.random.Generator, r: ActivationRanges) -> ActivationParams:
         factor = int(rng.integers(r.min_factor, r.max_factor + 1))
         ratios = [q for q in (50, 64, 100, 128, 200, 256, 500, 1000) if q >= 10 * factor] or [10 * factor]
         block = str(rng.choice(["attention", "mlp"]))
+        # both blocks' sizes are drawn for every variant, so pinning the block (kind_field) keeps
+        # the other numbers as drawn
         return ActivationParams(
             block=block, factor=factor, ratio=int(rng.choice(ratios)),
-            heads=int(rng.choice([1, 2, 4, 8])) if block == "attention" else 1,
-            hidden_mult=int(rng.choice([1, 2, 4])) if block == "mlp" else 1,
+            heads=int(rng.choice([1, 2, 4, 8])), hidden_mult=int(rng.choice([1, 2, 4])),
         )
 
     def solve(self, p: ActivationParams) -> ActivationAnswer:
@@ -439,18 +425,18 @@ class DecoderLossParams(ParamsModel):
             raise ValueError(f"vocab {list(self.vocab)} repeats a symbol")
         if START not in self.vocab:
             raise ValueError(f"vocab must contain {START}")
-        rows, d = dims(self.E, "E")
+        rows, d = matrix_dims(self.E, "E")
         if rows != len(self.vocab):
             raise ValueError(f"E has {rows} rows but the vocabulary has {len(self.vocab)} symbols")
         for name in ("W_q", "W_k", "W_v"):
-            r, c = dims(getattr(self, name), name)
+            r, c = matrix_dims(getattr(self, name), name)
             if r != d:
                 raise ValueError(f"{name} has {r} rows but the embedding dimension is {d}")
             if c > 4:
                 raise ValueError(f"{name} has {c} columns; at most 4 is allowed")
         if len(self.W_q[0]) != len(self.W_k[0]):
             raise ValueError("W_q and W_k must have the same number of columns")
-        r, c = dims(self.W_o, "W_o")
+        r, c = matrix_dims(self.W_o, "W_o")
         if r != len(self.W_v[0]) or c != d:
             raise ValueError(f"W_o is {r}x{c} but must be {len(self.W_v[0])}x{d} (d_v x d)")
         unknown = [s for s in self.sequence if s not in self.vocab]
@@ -544,10 +530,6 @@ def _tup(rows) -> tuple:
     return tuple(tuple(r) for r in rows)
 
 
-def _r12(v) -> float:
-    return round(float(v), 12) + 0.0
-
-
 def _decoder_torch(p: DecoderLossParams) -> DecoderLossAnswer:
     scored = p.scored
     res = decoder_loss(p.E, p.W_q, p.W_k, p.W_v, p.W_o, p.ids, rows=[r for r, _ in scored],
@@ -581,14 +563,14 @@ def _decoder_reference(
         target = p.ids[t]
         nll = (math.log(sum(math.exp(z) for z in L[r])) - L[r][target]) / math.log(log_base)
         total += nll
-        rows.append(ScoredRow(row=r + 1, target=p.sequence[t], logits=tuple(_r12(z) for z in L[r]),
-                              prob=_r12(math.exp(-nll * math.log(log_base))), nll=_r12(nll)))
+        rows.append(ScoredRow(row=r + 1, target=p.sequence[t], logits=tuple(clean(z) for z in L[r]),
+                              prob=clean(math.exp(-nll * math.log(log_base))), nll=clean(nll)))
     if reduction == "mean":
         total /= len(scored)
-    clean = lambda m: _tup([[_r12(v) for v in row] for row in m])  # noqa: E731
+    rounded = lambda m: _tup(clean(np.asarray(m).tolist()))  # noqa: E731
     return DecoderLossAnswer(
-        loss=_r12(total), attention=clean(P), X=clean(X), Q=clean(Q), K=clean(K), V=clean(V), scores=clean(S),
-        Z=clean(Z), R=clean(R), logits=clean(L), rows=tuple(rows),
+        loss=clean(total), attention=rounded(P), X=rounded(X), Q=rounded(Q), K=rounded(K), V=rounded(V),
+        scores=rounded(S), Z=rounded(Z), R=rounded(R), logits=rounded(L), rows=tuple(rows),
     )
 
 
@@ -597,19 +579,12 @@ class DecoderLossRanges(RangesModel):
     max_letters: Annotated[int, Field(ge=2, le=4)] = 4
     max_input: Annotated[int, Field(ge=2, le=4)] = 3  # input symbols before <START>
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min_letters > self.max_letters:
-            raise ValueError(f"min_letters {self.min_letters} is larger than max_letters {self.max_letters}")
-        return self
-
-
-_DL_TRIES = 200
 
 
 @register
 class TeacherForcingLoss(QuestionType):
     id = "transformer.teacher_forcing_loss"
+    kind_field = "alignment"  # one scoring convention per slot for the whole class
     summary = ("Cross-entropy of a one-layer decoder under teacher forcing: causal argmax attention, W_O, "
                "logits through the transposed embedding E^T, with the scoring convention stated.")
     mirrors = "002 Problem 2.3 (Geoff's dedup-and-sort transformer, loss on A D <STOP> = 4.2114)"
@@ -638,11 +613,8 @@ class TeacherForcingLoss(QuestionType):
     )
 
     def sample(self, rng: np.random.Generator, r: DecoderLossRanges) -> DecoderLossParams:
-        for _ in range(_DL_TRIES):
-            p = self._draw(rng, r)
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no non-degenerate example in {_DL_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, r), tries=200, type_id=self.id,
+                          what="non-degenerate example", ranges=r)
 
     def _draw(self, rng, r: DecoderLossRanges) -> DecoderLossParams | None:
         k = int(rng.integers(r.min_letters, r.max_letters + 1))
@@ -789,11 +761,6 @@ class VisibilityAnswer(AnswerModel):
     def dist_tex(self) -> Latex:
         return Latex(_dist_latex(self.probs))
 
-    @property
-    def bars(self) -> list[tuple[int, Latex]]:
-        """(class, probability as LaTeX) for the nonzero bars."""
-        return [(c, num_tex(p)) for c, p in enumerate(self.probs) if p > 0]
-
 
 def _enumerate(known: list[Optional[str]]) -> list[Completion]:
     """Every well-formed expression of this length whose known slots match and whose value is
@@ -827,6 +794,13 @@ def _visibility(p: VisibilityParams, visible: list[int], probs: list[float]) -> 
     )
 
 
+def _prob_axes(p: VisibilityParams, height_cm: float, ymax: float, series=()) -> Axes:
+    """Axes for the distribution at the queried output ("Prob C"): classes 0..4, probability 0..1."""
+    return Axes(width_cm=6.5, height_cm=height_cm, xmin=-0.6, xmax=4.6, ymin=0, ymax=ymax,
+                xticks=(0, 1, 2, 3, 4), yticks=(0, 0.5, 1), title=f"Prob {p.query_letter}", lines="left",
+                series=series)
+
+
 def _dist_latex(probs) -> str:
     parts = [rf"$P({c}) = {num_tex(q)}$" for c, q in enumerate(probs) if q > 0]
     return ", ".join(parts)
@@ -838,14 +812,11 @@ class VisibilityRanges(RangesModel):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(f"min_tokens {self.min_tokens} is larger than max_tokens {self.max_tokens}")
         if not [n for n in (4, 6, 8) if self.min_tokens <= n <= self.max_tokens]:
             raise ValueError(f"no even length 4, 6 or 8 lies in [{self.min_tokens}, {self.max_tokens}]")
         return self
 
 
-_AV_TRIES = 300
 _MAX_COMPLETIONS = 8
 
 
@@ -874,11 +845,9 @@ class ArithmeticVisibility(QuestionType):
     # -- drawing ---------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, r: VisibilityRanges) -> VisibilityParams:
         lengths = [n for n in (4, 6, 8) if r.min_tokens <= n <= r.max_tokens]
-        for _ in range(_AV_TRIES):
-            p = self._draw(rng, int(rng.choice(lengths)))
-            if p is not None:
-                return p
-        raise GenerationError(f"{self.id}: no suitable expression in {_AV_TRIES} tries")
+        return draw_until(rng, lambda g: self._draw(g, int(g.choice(lengths))), tries=300, type_id=self.id,
+                          what=f"expression with a permutation that matters or at most {_MAX_COMPLETIONS} "
+                          "completions", ranges=r)
 
     def _draw(self, rng, n: int) -> VisibilityParams | None:
         expressions = _enumerate([None] * n)
@@ -932,10 +901,24 @@ class ArithmeticVisibility(QuestionType):
             if v is not None and 0 <= v < CLASSES:
                 counts[v] += 1
                 total += 1
-        probs = [round(float(c / total), 12) + 0.0 for c in counts]
+        probs = [clean(c / total) for c in counts]
         return _visibility(p, visible, probs)
 
     # -- presentation --------------------------------------------------------------------------
+    def sketch_axes(self, p: VisibilityParams) -> Axes:
+        """The empty axes the student sketches the distribution on. (The invisible point keeps the
+        picture byte for byte as it was drawn when pgfplots needed a plot in every axis.)"""
+        return _prob_axes(p, 3.6, 1.05, (Curve(points=((0, 0),), colour=None),))
+
+    def distribution_figure(self, p: VisibilityParams, a: VisibilityAnswer) -> Axes:
+        """The distribution as bars, each labelled with its probability. The heights are rounded
+        as `fmt` prints them (1/7 stands at 0.1429), as they always were: 0.01pt at most."""
+        nonzero = [(c, q) for c, q in enumerate(a.probs) if q > 0]
+        bars = Bars(points=tuple((c, float(fmt(q))) for c, q in nonzero),
+                    labels=tuple(f"${num_tex(q)}$" for _, q in nonzero),
+                    fill="gray!50", stroke="black", bar_pt=14, label_font="\\small")
+        return _prob_axes(p, 3.8, 1.25, (bars,))
+
     def answer_latex(self, a: VisibilityAnswer) -> str:
         return _dist_latex(a.probs)
 

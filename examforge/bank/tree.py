@@ -9,12 +9,12 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.errors import GenerationError
+from examforge.drawing import draw_until
 from examforge.bank.info import log2_hints
-from examforge.bank.prob import clean, ordered_range
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
+from examforge.solvers import clean
 from examforge.solvers.prob import split_information_gain
 
 Count = Annotated[int, Field(ge=0, le=1000)]
@@ -84,11 +84,6 @@ class InfoGainRanges(RangesModel):
     max_classes: Annotated[int, Field(ge=2, le=3)] = 3
     max_children: Annotated[int, Field(ge=2, le=3)] = 3
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        ordered_range(self.min_total, self.max_total, "total")
-        return self
-
 
 class NodeEntropy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -147,16 +142,16 @@ class TreeInformationGain(QuestionType):
 
     def sample(self, rng: np.random.Generator, ranges: InfoGainRanges) -> InfoGainParams:
         r = ranges
-        for _ in range(300):
+        def draw(rng):
             k = 2 if r.max_classes == 2 or rng.random() < 0.8 else 3
             m = 2 if r.max_children == 2 or rng.random() < 0.75 else 3
             total = int(rng.integers(r.min_total, r.max_total + 1))
             if total < 2 * m:
-                continue
+                return None
             cuts = sorted(rng.choice(np.arange(2, total - 1), size=m - 1, replace=False).tolist())
             sizes = [b - a for a, b in zip([0] + cuts, cuts + [total])]
             if min(sizes) < 2:
-                continue
+                return None
             children = []
             for size in sizes:
                 weights = rng.dirichlet(np.ones(k) * 0.8)
@@ -164,15 +159,17 @@ class TreeInformationGain(QuestionType):
                 children.append(tuple(int(v) for v in row))
             parent = tuple(sum(row[c] for row in children) for c in range(k))
             if min(parent) == 0:  # every class the question names is present
-                continue
+                return None
             params = InfoGainParams(parent=parent, children=tuple(children))
             if not {q for q, _ in params.hints} <= _SMOOTH_PRIMES:
-                continue
+                return None
             gain = _entropy(parent) - math.fsum(sum(row) / total * _entropy(row) for row in children)
             if gain < 0.01:  # no (or almost no) information: a degenerate split
-                continue
+                return None
             return params
-        raise GenerationError(f"{self.id}: no split with a positive gain and 7-smooth counts in 300 draws")
+
+        return draw_until(rng, draw, tries=300, type_id=self.id,
+                          what="split with a positive gain and 7-smooth counts", ranges=r)
 
     def solve(self, p: InfoGainParams) -> InfoGainAnswer:
         s = split_information_gain(p.parent, p.children)

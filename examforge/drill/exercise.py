@@ -257,11 +257,11 @@ class Exercise:
         v = self.variant
         if self.form == "free" and "mc" in self.qtype.forms:
             v = replace(v, form="mc")  # the stem that asks for exactly the typed quantity
-        return str(question_text(v))
+        return str(question_text(v, figure_mode="data"))
 
     @cached_property
     def solution_latex(self) -> str:
-        return str(solution_latex(self.variant))
+        return str(solution_latex(self.variant, figure_mode="data"))
 
     @cached_property
     def expected_latex(self) -> str:

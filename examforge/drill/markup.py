@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from examforge.drill import tikz
+from examforge import figures
 
 # -- the tree --------------------------------------------------------------------------------
 
@@ -68,9 +68,8 @@ class ListEnv:
 
 
 @dataclass
-class Figure:  # a tikzpicture: SVG on the web, a text sketch in the terminal
-    options: str
-    body: str
+class Figure:  # a figure's model (\effigure): SVG on the web, text in the terminal; None: only the PDF has it
+    figure: figures.Axes | figures.CellGrid | None
 
 
 @dataclass
@@ -403,6 +402,11 @@ class _Parser:
             self.tt -= kind == "tt"
             out.append(Style(kind, rest))
             return stop == "}"  # the group's closing brace was consumed by the inner call
+        elif name == figures.DATA_MACRO:
+            try:
+                out.append(Figure(figures.decode(self.raw_group() or "")))
+            except ValueError:
+                out.append(Figure(None))
         elif name in _SYMBOLS:
             out.append(Text(_SYMBOLS[name]))
         elif name in _VERTICAL_SPACE:
@@ -446,12 +450,11 @@ class _Parser:
             self.i = min(len(self.src), k + len(end))
             out.append(Math(f"\\begin{{{env}}}{body}\\end{{{env}}}", True))
             return
-        if env == "tikzpicture":
-            options = self.raw_optional() or ""
-            end = "\\end{tikzpicture}"
+        if env in ("tikzpicture", "picture"):  # drawn for the PDF only; the drill draws figures from data
+            end = f"\\end{{{env}}}"
             k = self.src.find(end, self.i)
             k = len(self.src) if k < 0 else k
-            out.append(Figure(options, self.src[self.i : k]))
+            out.append(Figure(None))
             self.i = min(len(self.src), k + len(end))
             return
         if env == "tabbing":  # \= and \> are tab stops; a line ending in \kill only sets them
@@ -627,10 +630,12 @@ def _html_inline(nodes: list) -> str:
             out.append("&amp;")
         elif isinstance(n, Par):
             out.append(" ")
+        elif isinstance(n, Figure) and n.figure is None:
+            out.append('<span class="figure-note">(a figure: the PDF shows it)</span>')
         elif isinstance(n, Figure):
             from examforge.drill.plaintext import flat_text  # the SVG's labels are plain text
 
-            out.append(f'<span class="tikz">{tikz.to_svg(n.options, n.body, flat_text)}</span>')
+            out.append(f'<span class="figure">{figures.to_svg(n.figure, flat_text)}</span>')
         elif _is_block(n):
             out.append(_html_flow([n]))
     return "".join(out)

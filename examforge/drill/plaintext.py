@@ -8,7 +8,7 @@ import re
 import textwrap
 from functools import lru_cache
 
-from examforge.drill import tikz
+from examforge import figures
 from examforge.drill.markup import (
     Block, Break, Figure, ListEnv, Math, Par, Span, Style, Table, Text, _RowEnd, _Tab, parse,
 )
@@ -376,7 +376,8 @@ def _text_flow(nodes: list, width: int, indent: str = "") -> list[str]:
             chunks.append([indent + line for line in _text_table(n)])
         elif isinstance(n, Figure):
             flush()
-            chunks.append([indent + "    " + line for line in tikz.to_text(n.options, n.body, flat_text)])
+            lines = figures.to_text(n.figure, flat_text) if n.figure else ["(a figure: the PDF shows it)"]
+            chunks.append([indent + "    " + line for line in lines])
         else:
             para.append(n)
     flush()

@@ -38,6 +38,11 @@ MAX_HEAD_BYTES = 16 * 1024  # the request line and all headers
 MAX_HEADERS = 100
 LINGER_SECONDS = 2.0  # after refusing a request still arriving: read and drop its rest this long
 LINGER_BYTES = 1024 * 1024  # ... or this much
+# SIGTERM (or Ctrl-C): stop accepting, close idle connections, answer the requests in flight,
+# then exit; whatever is still open after this many seconds is cancelled. The limits above end
+# any request within HEAD_TIMEOUT + BODY_TIMEOUT + LINGER_SECONDS, so this only bounds the odd
+# client that does not read its answer.
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 _ERROR_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()] + [
     (b"content-type", b"application/json"), (b"cache-control", b"no-store"), (b"connection", b"close")]
@@ -217,4 +222,5 @@ def run(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_leve
     # the URL is printed by examforge.drill.web.serve once /healthz says the server is warmed up
     uvicorn.run("examforge.drill.web:create_served_app", factory=True, host=host, port=port, workers=workers,
                 http="examforge.drill.server:DrillProtocol", ws="none", log_level=log_level, access_log=False,
-                server_header=False, timeout_keep_alive=KEEP_ALIVE_TIMEOUT)
+                server_header=False, timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)

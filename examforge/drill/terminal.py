@@ -11,6 +11,7 @@ from examforge import registry
 from examforge.drill import answers, plaintext
 from examforge.drill.exercise import Exercise, drill_forms, exercise
 from examforge.drill.history import History
+from examforge.drill.sets import DrillSet
 from examforge.errors import InputError
 from examforge.question import QuestionType
 
@@ -218,9 +219,21 @@ class TerminalDrill:
         self.say("  Nothing is graded here: tick off the rubric yourself.\n")
         self.say(plaintext.to_text(ex.solution_latex, self.width))  # the model answer and the rubric
 
-def run(selector: str | None, *, seed: int | None, form: str | None, difficulty: str, count: int | None,
-        history: History | None, ask=input, say=print) -> Tally:
-    types = select_types(selector)
+def run(selector: str | None, *, seed: int | None, form: str | None, difficulty: str | None, count: int | None,
+        history: History | None, ask=input, say=print, drill_set: DrillSet | None = None) -> Tally:
+    """Drill `selector` (a type id, a topic or everything), or the types of `drill_set` with its
+    difficulty and form (a given `difficulty` or `form` wins over the set's)."""
+    if drill_set is not None:
+        if selector:
+            raise InputError(f"give either a topic ({selector!r}) or a drill set ({drill_set.name!r}), not both")
+        types = [registry.get(type_id) for type_id in drill_set.type_ids]
+        difficulty = difficulty or drill_set.difficulty
+        form = form or drill_set.form
+        n = len(types)
+        say(f"Drill set {drill_set.name}: {drill_set.title} ({n} question type{'s' if n != 1 else ''}, {difficulty})")
+    else:
+        types = select_types(selector)
+    difficulty = difficulty or "medium"
     if form is not None and len(types) == 1 and form not in drill_forms(types[0]):
         exercise(types[0].id, 0, difficulty, form)  # raises InputError naming the offered forms
     drill = TerminalDrill(types, seed=seed, form=form, difficulty=difficulty, history=history, ask=ask, say=say)

@@ -41,7 +41,3 @@ def topic_name(topic: str) -> str:
 def subject_of(qtype: QuestionType) -> str:
     return _SUBJECT.get(qtype.topic, OTHER)
 
-
-def subject_order(subject: str) -> int:
-    names = list(SUBJECTS)
-    return names.index(subject) if subject in names else len(names)

@@ -5,6 +5,11 @@
     GET  /api/variant?type=ID[&seed=N][&difficulty=easy|medium|hard][&form=free|mc|tf]
                                the question, without its answer (a missing seed is drawn here
                                and returned, so the link reproduces it)
+    GET  /api/variant?set=NAME[&type=ID][&seed=N][&difficulty=..][&form=..]
+                               a variant of the drill set NAME: its type picked from the seed
+                               (or the given type, which must be in the set), the set's
+                               difficulty and form unless given
+    GET  /api/sets             the drill sets (`serve --sets FILE`; examforge.drill.sets)
     POST /api/check            {"type", "seed", "difficulty", "form", "answer"} -> verdict,
                                the right answer and the worked solution (an open question's
                                verdict is "compare with the model answer": never graded)
@@ -55,9 +60,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examforge import __version__, registry
-from examforge.drill import answers, configure_torch, markup
+from examforge.drill import answers, markup, sets as drill_sets
 from examforge.drill.exercise import (DIFFICULTIES, FORM_NAMES, Exercise, answer_kind, drill_forms, exercise,
-                                     is_open)
+                                     is_open, parse_seed)
 from examforge.drill.topics import subject_of, topic_name
 from examforge.errors import ExamforgeError, InputError
 
@@ -238,9 +243,12 @@ def _one(params, name: str) -> str | None:
 
 async def api_variant(request: Request) -> Response:
     q = request.query_params
-    unknown = sorted(set(q.keys()) - {"type", "seed", "difficulty", "form"})
+    unknown = sorted(set(q.keys()) - {"type", "seed", "difficulty", "form", "set"})
     if unknown:
-        raise ApiError(400, f"unknown parameter {unknown[0][:40]!r}; use type, seed, difficulty, form")
+        raise ApiError(400, f"unknown parameter {unknown[0][:40]!r}; use type, seed, difficulty, form, set")
+    set_name = _one(q, "set")
+    if set_name is not None:
+        return _json(set_variant(request.app.state.sets, set_name, q))
     type_id = _one(q, "type")
     if not type_id:
         raise ApiError(400, "type is required, e.g. /api/variant?type=conv.output_shape (see /api/types)")
@@ -252,6 +260,37 @@ async def api_variant(request: Request) -> Response:
         _one(q, "form") or None,
     )
     return _json(public_exercise(ex))
+
+
+def set_variant(sets: dict[str, drill_sets.DrillSet], name: str, q) -> dict[str, Any]:
+    """A variant of a drill set: the seed picks the type (unless one of the set's types is
+    given); the set's difficulty and form apply unless the query gives them. A type that is not
+    drilled in the set's form gets its own default form."""
+    drill_set = sets.get(name)
+    if drill_set is None:
+        known = ", ".join(sets) or "none: start the server with --sets FILE"
+        raise ApiError(404, f"unknown drill set {name[:40]!r}; the sets are: {known}")
+    seed = _one(q, "seed")
+    seed = parse_seed(secrets.randbelow(2**31) if seed in (None, "") else seed)
+    given = _one(q, "type")
+    type_id = given or drill_sets.pick_type(drill_set, seed)
+    if type_id not in drill_set.type_ids:
+        raise ApiError(400, f"type {type_id[:60]!r} is not in the drill set {name!r} (see /api/sets)")
+    form = _one(q, "form") or None
+    if form is None and drill_set.form in drill_forms(registry.get(type_id)):
+        form = drill_set.form
+    ex = exercise(type_id, seed, _one(q, "difficulty") or drill_set.difficulty, form)
+    data = public_exercise(ex)
+    data["set"] = name
+    # the link keeps the set; a type the seed picked is left out (the seed picks it again), so
+    # the page's "any question of the set" stays selected when the link is opened
+    data["permalink"] = (f"/?set={name}" + (f"&type={ex.qtype.id}" if given else "")
+                         + f"&seed={ex.seed}&difficulty={ex.difficulty}&form={ex.form}")
+    return data
+
+
+async def api_sets(request: Request) -> Response:
+    return _json({"sets": [s.public() for s in request.app.state.sets.values()]})
 
 
 def is_json_content_type(value: str) -> bool:
@@ -419,14 +458,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
                  SECURITY_HEADERS)
 
 
-def create_app() -> Starlette:
-    configure_torch()
+def create_app(sets: dict[str, drill_sets.DrillSet] | None = None) -> Starlette:
+    """The app; `sets` are the drill sets (default: the file named by $EXAMFORGE_DRILL_SETS)."""
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Route("/api/types", api_types, methods=["GET"]),
             Route("/api/variant", api_variant, methods=["GET"]),
+            Route("/api/sets", api_sets, methods=["GET"]),
             Route("/api/check", api_check, methods=["POST"]),
             Route("/api/solution", api_solution, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -443,6 +483,7 @@ def create_app() -> Starlette:
     )
     app.state.ready = False  # /healthz says ready after warm_up (create_served_app)
     app.state.types = _types_payload()
+    app.state.sets = drill_sets.sets_from_environment() if sets is None else sets
     app.state.index_html = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{version}}", __version__)
     return app
 

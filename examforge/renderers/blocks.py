@@ -1,5 +1,9 @@
 """One drawn variant as LaTeX blocks: the question (with its answer area) and the worked
-solution. The exam, the key, `examforge sample` and the drills all go through these."""
+solution. The exam, the key, `examforge sample` and the drills all go through these.
+
+`figure_mode`: "picture" prints each figure as a LaTeX picture (the PDFs); "data" prints the
+figure's model instead (`\\effigure{...}`, examforge.figures), for the drill and the text views,
+which draw it as SVG or text."""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from examforge.renderers.latex import Latex, render
 from examforge.variant import Variant
 
 
-def question_text(v: Variant) -> Latex:
+def question_text(v: Variant, *, figure_mode: str = "picture") -> Latex:
     """The question statement only; it reads params, never the answer."""
     claim = Latex(v.claim) if v.claim is not None else None
-    return render(v.qtype.template_names()[0], p=v.params, form=v.form, claim=claim, t=v.qtype)
+    return render(v.qtype.template_names()[0], p=v.params, form=v.form, claim=claim, t=v.qtype,
+                  figure_mode=figure_mode)
 
 
 def answer_area(v: Variant, *, key: bool, height: str | None = None) -> Latex:
@@ -33,7 +38,7 @@ def question_latex(v: Variant, *, key: bool = False, height: str | None = None) 
     return Latex(question_text(v) + "\n" + answer_area(v, key=key, height=height))
 
 
-def solution_latex(v: Variant) -> Latex:
+def solution_latex(v: Variant, *, figure_mode: str = "picture") -> Latex:
     """The worked solution, from the numbers the solver recorded."""
     return render(
         v.qtype.template_names()[1],
@@ -45,4 +50,5 @@ def solution_latex(v: Variant) -> Latex:
         correct=_correct_label(v),
         claim=Latex(v.claim) if v.claim is not None else None,
         claim_true=v.claim_is_true,
+        figure_mode=figure_mode,
     )

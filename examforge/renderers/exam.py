@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from examforge import layout as L
 from examforge.errors import InputError
-from examforge.plot import axis_picture
-from examforge.qr import best_mask, pdf_drawing, qr_matrix
+from examforge.figures import LATEX_FIGURE
+from examforge.qr import page_codes, pdf_drawing
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.renderers.latex import Latex, escape, render
 from examforge.renderers.scripts import Runs, UserText
@@ -69,10 +69,6 @@ def _points(value: float) -> str:
 
 def points_label(value: float) -> str:
     return f"{_points(value)} point" + ("" if value == 1 else "s")
-
-
-def qr_payload(exam_code: str, student_id: str, page: int, n_pages: int) -> str:
-    return f"EF|{exam_code}|{student_id}|{page}/{n_pages}"
 
 
 def geometry_context(layout: L.Layout) -> dict:
@@ -278,10 +274,8 @@ def _entry(e: Entry, layout: L.Layout, runs: Runs, spec: ExamSpec) -> dict:
     qr = []
     if layout.qr and student is not None and "exam" in e.kinds:
         size_bp = QR_SIZE_CM * 72 / 2.54  # PDF operators work in big points
-        texts = [qr_payload(e.exam_code, student.id, page, layout.n_pages) for page in range(1, layout.n_pages + 1)]
-        mask = best_mask(texts[0])  # one student's codes differ in the page number only
-        for page, text in enumerate(texts, start=1):
-            qr.append((page, Latex(pdf_drawing(qr_matrix(text, mask=mask), size_bp))))
+        codes = page_codes(e.exam_code, student.id, layout.n_pages)
+        qr = [(page, Latex(pdf_drawing(code, size_bp))) for page, code in enumerate(codes, start=1)]
     return {
         "index": e.index,
         "id": student.id if student else "template",
@@ -293,26 +287,23 @@ def _entry(e: Entry, layout: L.Layout, runs: Runs, spec: ExamSpec) -> dict:
     }
 
 
-_PICTURE = re.compile(r"\\begin\{tikzpicture\}(\[[^\]]*\])?(.*?)\\end\{tikzpicture\}", re.S)
-
-
+# The figures examforge.figures draws (LATEX_FIGURE), and the tikzpictures a question folder's own
+# templates may still write.
+_FIGURE = re.compile(LATEX_FIGURE.pattern + r"|\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 _USES_TIKZ = re.compile(r"\\begin\{tikzpicture\}|\\tikz|\\pgf|\\begin\{axis\}")
 
 
 def memoize_figures(tex: str) -> str:
     """Typeset each distinct figure once per document: its first occurrence becomes a form
-    XObject, later identical ones reuse it. A pgfplots plot that examforge.plot models is drawn
-    as a plain `picture` instead (pgfplots takes 60-90 ms of pdflatex per plot, the picture ~3 ms);
-    anything else stays TikZ."""
+    XObject, later identical ones reuse it. When no TikZ is left in the document (the bank draws
+    its figures as plain `picture`s, examforge.figures), TikZ and pgfplots are not loaded."""
     seen: set[str] = set()
 
     def replace(m: re.Match) -> str:
         source = m.group(0)
-        if source.count("\\begin{tikzpicture}") > 1 or "remember picture" in source or "overlay" in source:
+        tikz = source.startswith("\\begin{tikzpicture}")
+        if tikz and (source.count("\\begin{tikzpicture}") > 1 or "remember picture" in source or "overlay" in source):
             return source
-        fast = axis_picture((m.group(1) or "[]")[1:-1], m.group(2))
-        if fast is not None:
-            source = fast
         key = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
         if key in seen:
             return f"\\efmemouse{{{key}}}"
@@ -321,9 +312,9 @@ def memoize_figures(tex: str) -> str:
 
     head, begin, body = tex.partition("\\begin{document}")
     if not begin:
-        return _PICTURE.sub(replace, tex)
-    body = _PICTURE.sub(replace, body)
-    if not _USES_TIKZ.search(body):  # every figure became a picture: TikZ need not load
+        return _FIGURE.sub(replace, tex)
+    body = _FIGURE.sub(replace, body)
+    if not _USES_TIKZ.search(body):  # no figure needs TikZ: it need not load
         head = "".join(line for line in head.splitlines(keepends=True) if "% examforge:tikz" not in line)
     return head + begin + body
 

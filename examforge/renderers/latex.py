@@ -13,25 +13,39 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 import jinja2
-from pylatex.utils import _latex_special_chars, escape_latex
 
+from examforge import figures
 
-_LITERAL = {"'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}"}
 
 
 class Latex(str):
     """A string that is already LaTeX and must not be escaped again."""
 
 
-_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_latex_special_chars) + "".join(_LITERAL)) + "]|<<|>>|,,")
+# What each character special to LaTeX (or to its T1 fonts) becomes in escaped user text.
+_SPECIAL = {
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",  # the ASCII character, not an accent or a non-breaking space
+    "^": r"\textasciicircum{}",
+    "\xa0": "~",  # a non-breaking space stays one
+    "\n": " ",  # user text is one paragraph
+    "-": "{-}", "[": "{[}", "]": "{]}",  # no -- or --- dashes; no optional argument opened
+    # Straight quotes and backticks print as themselves, not as typographic quotes.
+    "'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+}
+_TABLE = str.maketrans(_SPECIAL)
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_SPECIAL)) + "]|<<|>>|,,")
 # T1 fonts turn << >> ,, into one glyph (guillemets, low quotes); `{}` between keeps them apart.
 # (-- --- and the quote ligatures `` '' !` ?` cannot form: - and the quotes are escaped one by one.)
 _LIGATURE = re.compile(r"([<>,])(?=\1)")
 
 
 def escape(text: Any) -> Latex:
-    """Escape user text so that it prints literally (pylatex's escaping, no newlines kept) and
-    reads back as written: no ligatures, ^ and ~ as the ASCII characters (not accents)."""
+    """User text as LaTeX that prints it literally and reads back as written (pdftotext): every
+    character of `_SPECIAL` replaced, one at a time, and `{}` between the characters of a T1
+    ligature. The one place text is escaped; the template environment calls it for every plain
+    string it prints."""
     return _escape(text if isinstance(text, str) else str(text))
 
 
@@ -39,11 +53,7 @@ def escape(text: Any) -> Latex:
 def _escape(text: str) -> Latex:
     if not _NEEDS_ESCAPE.search(text):  # most text has nothing to escape
         return Latex(text)
-    escaped = escape_latex(text).replace("\\newline%\n", " ").replace(r"\^{}", r"\textasciicircum{}")
-    # Straight quotes and backticks print as themselves, not as typographic quotes.
-    for char, glyph in _LITERAL.items():
-        escaped = escaped.replace(char, glyph)
-    return Latex(_LIGATURE.sub(r"\1{}", escaped))
+    return Latex(_LIGATURE.sub(r"\1{}", text.translate(_TABLE)))
 
 
 def fmt(x: Any, digits: int = 4) -> Latex:
@@ -74,6 +84,12 @@ def _fmt_float(x: float, digits: int) -> Latex:
     return Latex(f"{r:.6f}".rstrip("0").rstrip("."))
 
 
+def num(x: Any) -> Latex:
+    """A number as `fmt` prints it, in parentheses when negative: an operand in a worked
+    product or sum (`3 \\times (-0.5)`)."""
+    return Latex(f"({fmt(x)})") if x < 0 else fmt(x)
+
+
 def frac(x: float, max_den: int = 12) -> Latex:
     """A number as a fraction when it is one with a small denominator (1/7), else a decimal."""
     f = Fraction(x).limit_denominator(max_den)
@@ -99,6 +115,13 @@ def texttt(text: Any) -> Latex:
     return Latex(r"\texttt{" + escaped.replace(" ", r"\textvisiblespace{}") + "}")
 
 
+def article(n: Any) -> Latex:
+    """"a" or "an" before a number as it is read aloud: an 8-head, an 11 x 11, an 80, a 7."""
+    digits = str(abs(int(n))) if isinstance(n, (int, float)) and float(n).is_integer() else str(n)
+    spoken_vowel = digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) % 3 == 2)
+    return Latex("an" if spoken_vowel else "a")
+
+
 def _finalize(value: Any) -> Any:
     if isinstance(value, Latex):
         return value
@@ -109,6 +132,20 @@ def _finalize(value: Any) -> Any:
     if value is None:
         raise TypeError("template printed None")
     raise TypeError(f"template printed a {type(value).__name__}; use a filter (fmt, matrix, shape)")
+
+
+@jinja2.pass_context
+def _figure(context: jinja2.runtime.Context, fig: figures.Axes | figures.CellGrid) -> Latex:
+    """A figure model (examforge.figures) as a LaTeX `picture`; as the model itself
+    (\\effigure{...}) when the renderer asked for `figure_mode="data"` (the drill draws it)."""
+    if not isinstance(fig, (figures.Axes, figures.CellGrid)):
+        raise TypeError(f"the figure filter draws examforge.figures models, not a {type(fig).__name__}")
+    mode = context.get("figure_mode", "picture")
+    if mode == "data":
+        return Latex(figures.as_data(fig))
+    if mode != "picture":
+        raise ValueError(f"figure_mode {mode!r}: draw figures as a 'picture' or as 'data'")
+    return Latex(figures.to_latex(fig))
 
 
 def _latex_filter(value: Any) -> Latex:
@@ -154,12 +191,15 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         fmt=fmt,
+        num=num,
         frac=frac,
         matrix=matrix,
         shape=shape,
         tex=escape,
         texttt=texttt,
         latex=_latex_filter,
+        a_an=article,
+        figure=_figure,
     )
     return env
 

@@ -9,6 +9,27 @@ from pylatexenc import latexwalker
 from pylatexenc.macrospec import MacroSpec
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from examforge import figures
+
+
+def _figure_stub(node, l2tobj) -> str:
+    """A figure printed as data (\\effigure{...}) stands in the text as its (base64) data between
+    NULs, and becomes the figure's text sketch once the spaces are tidied (see latex_to_text)."""
+    args = node.nodeargd.argnlist if node.nodeargd is not None else []
+    data = args[0].latex_verbatim()[1:-1] if args and args[0] is not None else ""
+    return f"\n\n\0{data}\0\n\n"
+
+
+_FIGURE_STUB = re.compile("\0([^\0]*)\0")
+
+
+def _figure_text(m: re.Match) -> str:
+    try:
+        return "\n".join(figures.to_text(figures.decode(m.group(1)), latex_to_text))
+    except ValueError:
+        return "(a figure)"
+
+
 _context = get_default_latex_context_db().filter_context()
 _context.add_context_category(
     "examforge",
@@ -28,6 +49,7 @@ _context.add_context_category(
         MacroTextSpec("neg", simplify_repl="\u00ac"),
         MacroTextSpec("colon", simplify_repl=":"),
         MacroTextSpec("bigstar", simplify_repl="\u2605"),
+        MacroTextSpec(figures.DATA_MACRO, simplify_repl=_figure_stub),
     ],
 )
 _converter = LatexNodes2Text(latex_context=_context, math_mode="text", strict_latex_spaces=True)
@@ -42,6 +64,7 @@ _parse_context.add_context_category(
         MacroSpec("dfrac", "{{"),
         MacroSpec("texttt", "{"),
         MacroSpec("textvisiblespace", ""),
+        MacroSpec(figures.DATA_MACRO, "{"),
     ],
 )
 
@@ -88,7 +111,8 @@ def latex_to_text(latex: str) -> str:
         nodes, _, _ = latexwalker.LatexWalker(latex, latex_context=_parse_context, tolerant_parsing=True).get_latex_nodes()
         text = _converter.nodelist_to_text(nodes)
     text = re.sub(r"[ \t]+", " ", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _FIGURE_STUB.sub(_figure_text, text) if "\0" in text else text
 
 
 def normalize(text: str) -> str:

@@ -23,23 +23,16 @@ from typing import Literal, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 
 Tensor = torch.Tensor
 Temperature = Union[Literal["sqrt_d", "zero"], float]
 Ties = Literal["share", "first"]
-_DIGITS = 12
 _TIE_TOL = 1e-9
 
 
 def _py(t: Tensor) -> list:
-    """Nested Python floats rounded to `_DIGITS` decimals (no float noise, no -0.0)."""
-
-    def clean(v):
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return round(float(v), _DIGITS) + 0.0
-
+    """Nested Python floats, cleaned."""
     return clean(t.detach().tolist())
 
 
@@ -203,7 +196,7 @@ def decoder_loss(
         probs = logits.softmax(dim=-1)
         return DecoderLossResult(
             attention=att, X=_py(x), R=_py(r), logits=_py(logits), probs=_py(probs),
-            target_probs=_py(probs[idx, tgt]), nll=_py(nll), loss=round(float(loss), _DIGITS) + 0.0,
+            target_probs=_py(probs[idx, tgt]), nll=_py(nll), loss=clean(loss),
         )
 
 
@@ -277,5 +270,4 @@ def dot_product_score_moments(d_k: int, q_std: float, k_std: float) -> ScoreMome
         terms = q2 * k2 - (q.mean * k.mean) ** 2
         mean = (q.mean * k.mean).sum()
         variance = terms.sum()
-    r = lambda v: round(float(v), _DIGITS) + 0.0  # noqa: E731
-    return ScoreMoments(r(mean), r(terms[0]), r(variance), r(variance.sqrt()))
+    return ScoreMoments(clean(mean), clean(terms[0]), clean(variance), clean(variance.sqrt()))

@@ -15,13 +15,7 @@ from typing import Sequence
 import torch
 from torch.distributions import Normal
 
-from examforge.solvers import DTYPE
-
-_DIGITS = 12
-
-
-def _r(v) -> float:
-    return round(float(v), _DIGITS) + 0.0
+from examforge.solvers import DTYPE, clean
 
 
 @dataclass(frozen=True)
@@ -59,8 +53,8 @@ def forward_marginal(betas: Sequence[float], x0: Sequence[float], eps: Sequence[
         # Normal.rsample is loc + eps * scale for eps ~ N(0, 1): the same map, applied to the given eps
         x_t = marginal.loc + noise * marginal.scale
     return Marginal(
-        alphas=[_r(v) for v in alpha], alpha_bars=[_r(v) for v in alpha_bar],
-        mean_coefficients=[_r(v) for v in coefs], variances=[_r(v) for v in variances],
-        alpha_bar=_r(alpha_bar[-1]), mean_coefficient=_r(coef), variance=_r(var), std=_r(var.sqrt()),
-        mean=[_r(v) for v in marginal.loc], x_t=[_r(v) for v in x_t],
+        alphas=[clean(v) for v in alpha], alpha_bars=[clean(v) for v in alpha_bar],
+        mean_coefficients=[clean(v) for v in coefs], variances=[clean(v) for v in variances],
+        alpha_bar=clean(alpha_bar[-1]), mean_coefficient=clean(coef), variance=clean(var), std=clean(var.sqrt()),
+        mean=[clean(v) for v in marginal.loc], x_t=[clean(v) for v in x_t],
     )

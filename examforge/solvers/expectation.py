@@ -22,14 +22,9 @@ import numpy as np
 import torch
 from torch.distributions import Bernoulli, Binomial, Exponential, Poisson, Uniform
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 
-_DIGITS = 12
 _NODES = 8  # quadrature nodes: exact for polynomials of degree < 16
-
-
-def _clean(x) -> float:
-    return round(float(x), _DIGITS) + 0.0
 
 
 def _t(x) -> torch.Tensor:
@@ -113,7 +108,7 @@ def distribution_moments(kind: str, *, p: float | None = None, n: int | None = N
             raise ArithmeticError(f"distribution_moments({kind}): density sums ({float(mean)}, {float(variance)}) "
                                   f"disagree with torch's ({float(dist.mean)}, {float(dist.variance)})")
         second = dist.variance + dist.mean**2
-        return Moments(_clean(dist.mean), _clean(second), _clean(dist.variance), _clean(dist.stddev))
+        return Moments(clean(dist.mean), clean(second), clean(dist.variance), clean(dist.stddev))
 
 
 # -- optimal prediction of a uniform value ------------------------------------------------------------
@@ -165,6 +160,6 @@ def uniform_optimal_prediction(low: float, high: float, loss: str) -> OptimalPre
             (curvature,) = torch.autograd.grad(grad, point)
         point, value, grad = point.detach(), value.detach(), grad.detach()
         if abs(float(grad)) <= 1e-12 * (1.0 + abs(float(value))):
-            return OptimalPrediction(_clean(point), _clean(value), _clean(grad))
+            return OptimalPrediction(clean(point), clean(value), clean(grad))
         o = (point - grad / curvature).clamp(low, high)
     raise ArithmeticError(f"uniform_optimal_prediction({low}, {high}, {loss}): Newton did not converge")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 
 _DIGITS = 10  # eigvalsh is accurate to ~1e-14 here; rounding groups repeated eigenvalues
 
@@ -30,21 +30,21 @@ def symmetric_spectrum(a: torch.Tensor) -> Spectrum:
         values = torch.linalg.eigvalsh(a).flip(0)
         det = torch.linalg.det(a)
         trace = torch.trace(a)
-    rounded = [round(float(v), _DIGITS) + 0.0 for v in values]
+    rounded = [clean(v, _DIGITS) for v in values]
     distinct: list[tuple[float, int]] = []
     for v in rounded:
         if distinct and distinct[-1][0] == v:
             distinct[-1] = (v, distinct[-1][1] + 1)
         else:
             distinct.append((v, 1))
-    return Spectrum(rounded, distinct, round(float(det), _DIGITS) + 0.0, round(float(trace), _DIGITS) + 0.0)
+    return Spectrum(rounded, distinct, clean(det, _DIGITS), clean(trace, _DIGITS))
 
 
 def rayleigh_quotient(a: torch.Tensor, v: list[float]) -> float:
     """v^T A v / v^T v: the eigenvalue along v when v is an eigenvector."""
     with torch.no_grad():
         x = torch.tensor(v, dtype=DTYPE)
-        return round(float(x @ a @ x / (x @ x)), _DIGITS) + 0.0
+        return clean(x @ a @ x / (x @ x), _DIGITS)
 
 
 # -- PCA from a data matrix with given singular values ------------------------------------------------
@@ -85,5 +85,5 @@ def pca_of_centred_data(x: torch.Tensor, k: int) -> PCAResult:
         x_k = u[:, :k] @ torch.diag(s[:k]) @ vh[:k, :]
         error = torch.linalg.matrix_norm(x - x_k, ord="fro")
         means = x.mean(dim=0)
-    r = lambda v: round(float(v), _DIGITS) + 0.0  # noqa: E731
-    return PCAResult([r(v) for v in eig], [r(v) for v in ratios], r(error), [r(v) for v in means])
+    return PCAResult([clean(v, _DIGITS) for v in eig], [clean(v, _DIGITS) for v in ratios], clean(error, _DIGITS),
+                     [clean(v, _DIGITS) for v in means])

@@ -15,20 +15,15 @@ from typing import Sequence
 import torch
 from torch.autograd.functional import jacobian
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 
-_DIGITS = 12
 
 Vector = Sequence[float]
 Matrix = Sequence[Sequence[float]]
 
 
 def _py(t: torch.Tensor):
-    """Nested Python floats rounded to `_DIGITS` decimals (no float noise, no -0.0)."""
-
-    def clean(v):
-        return [clean(x) for x in v] if isinstance(v, list) else round(float(v), _DIGITS) + 0.0
-
+    """Nested Python floats, cleaned."""
     return clean(t.detach().tolist())
 
 

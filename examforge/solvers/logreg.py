@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 from examforge.solvers.mlp import StepResult, sgd_step
 
 PENALTIES = {
@@ -49,5 +49,4 @@ def logistic_gradient_parts(
         w_t = torch.tensor([float(v) for v in w], dtype=DTYPE, requires_grad=True)
         (g_data,) = torch.autograd.grad(F.binary_cross_entropy_with_logits(w_t @ x_t, y_t), w_t)
         (g_reg,) = torch.autograd.grad(0.5 * lam * PENALTIES[penalty](w_t), w_t)
-    clean = lambda t: [round(float(v), 12) + 0.0 for v in t]  # noqa: E731
-    return clean(g_data), clean(g_reg)
+    return clean(g_data.tolist()), clean(g_reg.tolist())

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from examforge.solvers import DTYPE
+from examforge.solvers import DTYPE, clean
 
 Tensor = torch.Tensor
 Nested = Any  # a float or (nested) lists of floats
@@ -47,15 +47,8 @@ def activation(name: str) -> Callable[[Tensor], Tensor]:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}") from None
 
 
-def _clean(value: Nested, digits: int) -> Nested:
-    """Python floats rounded to `digits` decimals (drops float noise such as 1e-17; no -0.0)."""
-    if isinstance(value, list):
-        return [_clean(v, digits) for v in value]
-    return round(float(value), digits) + 0.0
-
-
 def _to_python(t: Tensor, digits: int) -> Nested:
-    return _clean(t.detach().tolist(), digits)
+    return clean(t.detach().tolist(), digits)
 
 
 @dataclass(frozen=True)
@@ -106,7 +99,7 @@ def sgd_step(
             k: _to_python(g if g is not None else torch.zeros_like(v), digits)
             for (k, v), g in zip(record.items(), record_grads)
         },
-        loss=_clean(loss.item(), digits),
+        loss=clean(loss.item(), digits),
         grads={k: _to_python(g, digits) for k, g in grad_map.items()},
         new_params={k: _to_python(v, digits) for k, v in new.items()},
     )

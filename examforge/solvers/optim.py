@@ -8,13 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from examforge.solvers import DTYPE
-
-_DIGITS = 12
-
-
-def _clean(v: float) -> float:
-    return round(float(v), _DIGITS) + 0.0
+from examforge.solvers import DTYPE, clean
 
 
 @dataclass(frozen=True)
@@ -32,16 +26,16 @@ def quadratic_gd(curvature: float, lr: float, w0: float, steps: int) -> DescentR
     # whose first construction costs seconds of lazy imports; the arithmetic is the same.
     a = torch.tensor(float(curvature), dtype=DTYPE)
     w = torch.tensor(float(w0), dtype=DTYPE, requires_grad=True)
-    iterates, grads, losses = [_clean(w.item())], [], []
+    iterates, grads, losses = [clean(w.item())], [], []
     with torch.enable_grad():
         for _ in range(steps):
             loss = 0.5 * a * w * w
             (grad,) = torch.autograd.grad(loss, w)
-            losses.append(_clean(loss.item()))
-            grads.append(_clean(grad.item()))
+            losses.append(clean(loss.item()))
+            grads.append(clean(grad.item()))
             with torch.no_grad():
                 w = (w - float(lr) * grad).requires_grad_(True)
-            iterates.append(_clean(w.item()))
+            iterates.append(clean(w.item()))
     with torch.no_grad():
-        losses.append(_clean((0.5 * a * w * w).item()))
+        losses.append(clean((0.5 * a * w * w).item()))
     return DescentRun(iterates=tuple(iterates), grads=tuple(grads), losses=tuple(losses))

@@ -17,13 +17,7 @@ from typing import Sequence
 import torch
 from torch.distributions import Beta, Normal
 
-from examforge.solvers import DTYPE
-
-_DIGITS = 12  # results are rounded to this many decimals: drops float noise, never a real digit
-
-
-def _clean(x: float | torch.Tensor) -> float:
-    return round(float(x), _DIGITS) + 0.0
+from examforge.solvers import DTYPE, clean
 
 
 def _t(x) -> torch.Tensor:
@@ -47,15 +41,10 @@ def bayes_posterior(prior: Sequence[float], likelihood: Sequence[float]) -> Baye
         joint = p * lik
         evidence = joint.sum()
         post = joint / evidence
-    return BayesResult([_clean(v) for v in joint], _clean(evidence), [_clean(v) for v in post])
+    return BayesResult([clean(v) for v in joint], clean(evidence), [clean(v) for v in post])
 
 
 # -- normal tails (central limit theorem) -------------------------------------------------------
-
-
-def standard_normal_cdf(z: float) -> float:
-    with torch.no_grad():
-        return float(Normal(_t(0.0), _t(1.0)).cdf(_t(z)))
 
 
 @dataclass(frozen=True)
@@ -86,7 +75,7 @@ def sample_mean_tail(mean: float, variance: float, n: int, threshold: float, tai
             raise ValueError(f"unknown tail {tail!r}; choose upper, lower or two_sided")
         z = (t - mean) / se
         phi = Normal(_t(0.0), _t(1.0)).cdf(z.abs())
-    return MeanTail(_clean(std), _clean(se), _clean(z), _clean(phi), _clean(prob))
+    return MeanTail(clean(std), clean(se), clean(z), clean(phi), clean(prob))
 
 
 # -- Hoeffding sample size ------------------------------------------------------------------------
@@ -143,9 +132,9 @@ def hoeffding_sample_size(epsilon: float, delta: float, *, sides: int = 2, facto
         tail = lambda m: sides * torch.exp(-factor * m * eps * eps)  # noqa: E731
         return HoeffdingResult(
             n=n,
-            bound=_clean(bound),
-            log_term=_clean(log_term),
-            denominator=_clean(denom),
+            bound=clean(bound),
+            log_term=clean(log_term),
+            denominator=clean(denom),
             tail_at_n=float(tail(n)),
             tail_below=float(tail(n - 1)) if n > 1 else None,
         )
@@ -158,21 +147,14 @@ def entropy_bits(probs: Sequence[float]) -> float:
     """Shannon entropy in bits; zero-probability outcomes contribute 0 (xlogy(0, 0) = 0)."""
     with torch.no_grad():
         p = _t(probs)
-        return _clean(-(torch.special.xlogy(p, p).sum()) / math.log(2.0))
+        return clean(-(torch.special.xlogy(p, p).sum()) / math.log(2.0))
 
 
 def entropy_terms_bits(probs: Sequence[float]) -> list[float]:
     """Each outcome's contribution -p log2 p."""
     with torch.no_grad():
         p = _t(probs)
-        return [_clean(v) for v in -(torch.special.xlogy(p, p)) / math.log(2.0)]
-
-
-def counts_entropy_bits(counts: Sequence[int]) -> float:
-    """Entropy in bits of the empirical distribution of class counts."""
-    with torch.no_grad():
-        c = _t([float(v) for v in counts])
-        return entropy_bits((c / c.sum()).tolist())
+        return [clean(v) for v in -(torch.special.xlogy(p, p)) / math.log(2.0)]
 
 
 # -- estimation by maximisation ----------------------------------------------------------------------
@@ -202,7 +184,7 @@ def gaussian_mle(samples: Sequence[float]) -> GaussianFit:
     scale = float(len(samples)) / float(var_mle)
     if abs(float(g_mu)) > 1e-9 * scale or abs(float(g_var)) > 1e-9 * scale / float(var_mle):
         raise ArithmeticError(f"gaussian_mle: the log-likelihood is not stationary at the moments ({g_mu}, {g_var})")
-    return GaussianFit(_clean(mean), _clean(var_mle), _clean(var_unbiased), (_clean(g_mu), _clean(g_var)))
+    return GaussianFit(clean(mean), clean(var_mle), clean(var_unbiased), (clean(g_mu), clean(g_var)))
 
 
 def _argmax_concave_on_unit_interval(log_density) -> float:
@@ -256,11 +238,11 @@ def beta_bernoulli_fit(alpha: float, beta: float, k: int, n: int) -> BetaBernoul
     with torch.no_grad():
         posterior = Beta(a + kk, b + ff)
         return BetaBernoulliFit(
-            post_alpha=_clean(posterior.concentration1),
-            post_beta=_clean(posterior.concentration0),
-            theta_map=_clean(theta_map),
-            theta_mle=_clean(theta_mle),
-            posterior_mean=_clean(posterior.mean),
+            post_alpha=clean(posterior.concentration1),
+            post_beta=clean(posterior.concentration0),
+            theta_map=clean(theta_map),
+            theta_mle=clean(theta_mle),
+            posterior_mean=clean(posterior.mean),
         )
 
 
@@ -288,11 +270,11 @@ def split_information_gain(parent: Sequence[int], children: Sequence[Sequence[in
         weighted = (weights * entropy[1:]).sum()
         gain = entropy[0] - weighted
     return SplitEntropy(
-        parent_entropy=_clean(entropy[0]),
-        child_entropies=[_clean(v) for v in entropy[1:]],
-        weights=[_clean(v) for v in weights],
-        weighted_entropy=_clean(weighted),
-        gain=_clean(gain),
-        parent_terms=[_clean(v) for v in terms[0]],
-        child_terms=[[_clean(v) for v in row] for row in terms[1:]],
+        parent_entropy=clean(entropy[0]),
+        child_entropies=[clean(v) for v in entropy[1:]],
+        weights=[clean(v) for v in weights],
+        weighted_entropy=clean(weighted),
+        gain=clean(gain),
+        parent_terms=[clean(v) for v in terms[0]],
+        child_terms=[[clean(v) for v in row] for row in terms[1:]],
     )

@@ -8,15 +8,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from examforge.solvers import DTYPE
-
-_DIGITS = 12  # drop float noise such as 1e-17; never -0.0
-
-
-def _clean(values) -> list:
-    if isinstance(values, list):
-        return [_clean(v) for v in values]
-    return round(float(values), _DIGITS) + 0.0
+from examforge.solvers import DTYPE, clean
 
 
 def _vector(z: Sequence[float]) -> torch.Tensor:
@@ -28,7 +20,7 @@ def softmax_values(z: Sequence[float], *, temperature: float = 1.0) -> list[floa
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     with torch.no_grad():
-        return _clean(torch.softmax(_vector(z) / float(temperature), dim=0).tolist())
+        return clean(torch.softmax(_vector(z) / float(temperature), dim=0).tolist())
 
 
 def softmax_jacobian(z: Sequence[float]) -> tuple[list[float], list[list[float]]]:
@@ -37,7 +29,7 @@ def softmax_jacobian(z: Sequence[float]) -> tuple[list[float], list[list[float]]
     with torch.no_grad():
         s = torch.softmax(zt, dim=0)
     jac = torch.autograd.functional.jacobian(lambda v: torch.softmax(v, dim=0), zt)
-    return _clean(s.tolist()), _clean(jac.tolist())
+    return clean(s.tolist()), clean(jac.tolist())
 
 
 def cross_entropy_gradient(z: Sequence[float], target: int) -> tuple[list[float], float, list[float]]:
@@ -49,4 +41,4 @@ def cross_entropy_gradient(z: Sequence[float], target: int) -> tuple[list[float]
         (grad,) = torch.autograd.grad(loss, zt)
     with torch.no_grad():
         s = torch.softmax(zt, dim=0)
-    return _clean(s.tolist()), _clean(loss.item()), _clean(grad.tolist())
+    return clean(s.tolist()), clean(loss.item()), clean(grad.tolist())

@@ -64,10 +64,6 @@ def greedy_steps(text: str, vocab: Mapping[str, int], *, shortest: bool = False)
     return steps
 
 
-def greedy_ids(text: str, vocab: Mapping[str, int]) -> list[int]:
-    return [s.id for s in greedy_steps(text, vocab)]
-
-
 def greedy_right_to_left(text: str, vocab: Mapping[str, int]) -> list[Step]:
     """Longest match scanning from the end of the text (longest suffix first); the steps are
     returned in text order. A wrong variant of the algorithm, for distractors."""

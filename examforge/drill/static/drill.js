@@ -10,6 +10,8 @@ const SUBJECTS = ["Foundations", "Classical models", "Neural networks and traini
   "Sequences and attention", "Representation learning", "More topics"];
 let types = [];
 let current = null;
+let sets = [];          // the drill sets (/api/sets), each at /?set=NAME
+let currentSet = null;  // the set this page drills, if any: the picker offers its types only
 
 async function api(path, options) {
   let response;
@@ -59,7 +61,9 @@ function fillTypes() {
   const select = $("type");
   select.innerHTML = "";
   const groups = new Map();  // "Subject: Topic" -> types, subjects in the server's order
+  if (currentSet) select.append(el("option", { value: "", text: "Any question of the set" }));
   for (const t of types) {
+    if (currentSet && !currentSet.types.includes(t.id)) continue;
     const label = `${t.subject || "More topics"}: ${t.topic_name || t.topic}`;
     if (!groups.has(label)) groups.set(label, []);
     groups.get(label).push(t);
@@ -82,12 +86,20 @@ function fillForms(typeId, wanted) {
   const t = types.find((x) => x.id === typeId);
   const select = $("form");
   select.innerHTML = "";
+  if (currentSet && !typeId) {  // any question of the set: the set's form, where a type offers it
+    select.append(el("option", { value: "", text: currentSet.form ? FORM_LABELS[currentSet.form] : "each question's own" }));
+    return;
+  }
   for (const f of (t ? t.forms : ["free"])) select.append(el("option", { value: f, text: FORM_LABELS[f] || f }));
   if (wanted && [...select.options].some((o) => o.value === wanted)) select.value = wanted;
 }
 
 function query(seed) {
   const q = new URLSearchParams({ type: $("type").value, difficulty: $("difficulty").value, form: $("form").value });
+  if (currentSet) {
+    q.set("set", currentSet.name);
+    if (!q.get("type")) { q.delete("type"); q.delete("form"); }  // the server picks from the set
+  }
   if (seed !== undefined && seed !== null) q.set("seed", seed);
   return q;
 }
@@ -228,8 +240,10 @@ function show(v) {
   $("give-up").disabled = false;
   $("check").textContent = v.answer_format.kind === "open" ? "Submit and compare" : "Check";
   settled = false;
-  $("type").value = v.type;
-  fillForms(v.type, v.form);
+  if (!(currentSet && $("type").value === "")) {  // "any question of the set" stays selected
+    $("type").value = v.type;
+    fillForms(v.type, v.form);
+  }
   $("difficulty").value = v.difficulty;
 }
 
@@ -437,18 +451,42 @@ async function importProgress(event) {
 
 function another() { load(query(null)); }
 
+function fillSets(params) {
+  const nav = $("sets");
+  nav.innerHTML = "";
+  if (!sets.length) { nav.hidden = true; return; }
+  nav.append(el("span", { text: "Drill sets:" }));
+  for (const s of sets) {
+    const link = el("a", { href: s.url, text: s.title, "data-set": s.name });
+    if (currentSet && currentSet.name === s.name) link.setAttribute("aria-current", "page");
+    nav.append(link);
+  }
+  if (currentSet) nav.append(el("a", { href: "/", text: "All questions" }));
+  nav.hidden = false;
+}
+
 async function start() {
-  const r = await api("/api/types");
+  const [r, rs] = await Promise.all([api("/api/types"), api("/api/sets")]);
   if (!r.ok) { status(r.data.error || "cannot load the question types"); return; }
   types = r.data.types;
-  fillTypes();
+  sets = rs.ok ? rs.data.sets : [];
   const params = new URLSearchParams(location.search);
+  let missing = "";
+  if (params.get("set")) {
+    currentSet = sets.find((s) => s.name === params.get("set")) || null;
+    if (!currentSet) { missing = `There is no drill set ${params.get("set")} on this server.`; params.delete("set"); }
+  }
+  fillSets(params);
+  $("set-title").textContent = currentSet ? currentSet.title : "";
+  $("set-title").hidden = !currentSet;
+  if (currentSet) document.title = `${currentSet.title} · examforge drill`;
+  fillTypes();
   const wanted = params.get("type");
   if (wanted && types.some((t) => t.id === wanted)) $("type").value = wanted;
   fillForms($("type").value, params.get("form"));
-  if (params.get("difficulty")) $("difficulty").value = params.get("difficulty");
-  if (wanted) load(params, { push: false });
-  else load(query(null), { push: false });
+  $("difficulty").value = params.get("difficulty") || (currentSet ? currentSet.difficulty : "medium");
+  const first = wanted || (currentSet && params.get("seed")) ? load(params, { push: false }) : load(query(null), { push: false });
+  if (missing) first.then(() => status(missing));
 
   $("type").addEventListener("change", () => { fillForms($("type").value); another(); });
   $("difficulty").addEventListener("change", another);
