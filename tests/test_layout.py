@@ -92,7 +92,7 @@ def test_new_page_duplex_and_parts():
 def test_a_question_taller_than_a_page_is_refused():
     spec = _spec([{"title": "A", "questions": [_q(question_height="20cm", box_height="9cm")]}],
                  layout={"paper": "a4"})
-    with pytest.raises(InputError, match=r"question 1 \(conv.output_shape\) needs 31.2cm but a page has 24.7cm"):
+    with pytest.raises(InputError, match=r"question 1 \(conv.output_shape\) needs 30.5cm but a page has 24.7cm"):
         plan_layout(spec, fallback_heights(spec))
 
 
