@@ -22,6 +22,7 @@ from examforge.layout import (
     BOX_PAD_PT,
     BOX_RULE_PT,
     FALLBACK_MC_BOX_CM,
+    FALLBACK_SETUP_CM,
     FALLBACK_STATEMENT_CM,
     FALLBACK_TF_BOX_CM,
     SlotHeights,
@@ -36,7 +37,8 @@ from examforge.variant import Variant, draw_in_build, make_variant
 
 CALIBRATION_DRAWS = 24
 STATEMENT_MARGIN = 1.08  # times the tallest calibration draw ...
-STATEMENT_EXTRA_CM = 0.3  # ... plus this
+STATEMENT_EXTRA_CM = 0.3  # ... plus this, or less when the draws hardly differ:
+SPREAD_EXTRA_CM = 0.15  # the tallest plus the spread between the draws plus this
 EXACT_STATEMENT_EXTRA_CM = 0.05  # every variant measured: rounding up, and a hair more
 BOX_EXTRA_CM = 0.2  # room left in a free-response box beyond its key's answer
 CHOICE_EXTRA_CM = 0.0  # options are filled in, not written: their box is what they take
@@ -62,7 +64,8 @@ def needs_calibration(q: QuestionSpec) -> bool:
 def fallback_heights(spec: ExamSpec) -> dict[int, SlotHeights]:
     """Heights without measuring: the spec's, else the type's box height and fixed fallbacks."""
     out = {}
-    for slot, _, q in spec.slots():
+    for slot, s_index, q in spec.slots():
+        setup = cm_sp(FALLBACK_SETUP_CM) if _setup_slot(spec, slot, s_index) else 0
         statement = _explicit_statement(q) or cm_sp(FALLBACK_STATEMENT_CM)
         boxes = _explicit_boxes(q)
         if boxes is None:
@@ -73,8 +76,14 @@ def fallback_heights(spec: ExamSpec) -> dict[int, SlotHeights]:
                 boxes = (cm_sp(FALLBACK_TF_BOX_CM),)
             else:
                 boxes = (_free_box(q),)
-        out[slot] = SlotHeights(statement, boxes)
+        out[slot] = SlotHeights(statement, boxes, setup=setup)
     return out
+
+
+def _setup_slot(spec: ExamSpec, slot: int, s_index: int) -> bool:
+    """The first question of a section that prints its questions' shared setup under its heading."""
+    section = spec.sections[s_index]
+    return section.shared_setup and slot == sum(len(s.questions) for s in spec.sections[:s_index])
 
 
 def _free_box(q: QuestionSpec) -> int:
@@ -93,7 +102,7 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
     variant of an authored question, a share of the draws for a computed one)."""
     samples = []
     for slot, s_index, q in spec.slots():
-        if not needs_calibration(q):
+        if not needs_calibration(q) and not _setup_slot(spec, slot, s_index):
             continue
         members = q.members
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
@@ -125,32 +134,42 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
     return samples
 
 
-def _measured_boxes(v: Variant) -> list[dict]:
+def _measured_boxes(v: Variant, sketch=None, key_sketch=None) -> list[dict]:
     """The box contents a calibration draw is measured with, exam and key: the options in each
-    arrangement (multiple choice, select all), or the one content (true/false, free response)."""
+    arrangement (multiple choice, select all), or the one content (true/false, free response,
+    with the sketch area the exam and the key put in the box)."""
     from examforge.renderers.exam import _answer_box
 
     if v.choices and v.form in ("mc", "multi"):
         return [{"suffix": f"@{a}", "exam": _answer_box(v, key=False, arrangement=a),
                  "key": _answer_box(v, key=True, arrangement=a)} for a in ARRANGEMENTS]
-    return [{"suffix": "", "exam": _answer_box(v, key=False), "key": _answer_box(v, key=True)}]
+    return [{"suffix": "", "exam": _answer_box(v, key=False, sketch=sketch),
+             "key": _answer_box(v, key=True, sketch=key_sketch)}]
 
 
 def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sample]) -> str:
-    from examforge.renderers.blocks import question_text
-    from examforge.renderers.exam import memoize_figures, template_statement
+    from examforge.renderers.exam import memoize_figures, points_label, template_statement
     from examforge.renderers.latex import render
 
-    items = [
-        {
+    from examforge.renderers.exam import exam_statement
+
+    items = []
+    slots = spec.slots()
+    for s in samples:
+        _, s_index, q = slots[s.slot]
+        parts = exam_statement(s.variant, shared_setup=spec.sections[s_index].shared_setup,
+                               sketch_in_box=not q.parts, where=f"sections[{s_index}] (question {s.slot + 1})")
+        items.append({
             "slot": s.slot,
             "generator": s.variant.qtype.id,
             "seed": s.variant.seed,
-            "statement": question_text(s.variant),
-            "boxes": _measured_boxes(s.variant),
-        }
-        for s in samples
-    ]
+            "statement": parts.text,
+            "what": "statement",
+            "number": s.slot + 1,
+            "points": points_label(q.points),
+            "setup": parts.setup if _setup_slot(spec, s.slot, s_index) else None,
+            "boxes": _measured_boxes(s.variant, parts.sketch, parts.key_sketch),
+        })
     firsts = {}
     for s in samples:  # the blank template's statement must fit the slot too
         firsts.setdefault((s.slot, s.variant.qtype.id), s)
@@ -160,6 +179,10 @@ def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sa
             "generator": s.variant.qtype.id,
             "seed": s.variant.seed,
             "statement": template_statement(s.variant),
+            "number": s.slot + 1,
+            "points": points_label(slots[s.slot][2].points),
+            "what": "template",  # measured apart: it is no draw, and only its height must fit
+            "setup": None,
             "boxes": [],
         }
         for s in firsts.values()
@@ -171,6 +194,14 @@ def _every_variant_measured(q: QuestionSpec) -> bool:
     """Calibration measures each variant of every member (authored questions): no draw is unseen."""
     return q.params is None and all(getattr(registry.get(m), "calibration_params", None) is not None
                                     for m in q.members)
+
+
+def _with_margin(tallest: int, shortest: int) -> float:
+    """Room for a student's draw taller than any calibration draw: 8% and 0.3 cm, or, when the
+    draws' heights hardly vary (a statement whose numbers change but not its lines), their
+    spread and 0.15 cm, whichever is less."""
+    return tallest + min(tallest * (STATEMENT_MARGIN - 1) + cm_sp(STATEMENT_EXTRA_CM),
+                         (tallest - shortest) + cm_sp(SPREAD_EXTRA_CM))
 
 
 def choice_arrangement(measured: dict[tuple[int, str], int], slot: int) -> str | None:
@@ -185,8 +216,8 @@ def choice_arrangement(measured: dict[tuple[int, str], int], slot: int) -> str |
 
 
 def heights_from_measurements(spec: ExamSpec, measured: dict[tuple[int, str], int]) -> dict[int, SlotHeights]:
-    """`measured[(slot, what)]` is the tallest natural height seen, in sp: "statement", and the
-    answer box's content in the exam ("box") and in the key ("key"), for multiple choice in each
+    """`measured[(slot, what)]` is the tallest natural height seen, in sp: "statement", a section's
+    shared "setup" (at its first slot), and the answer box's content in the exam ("box") and in the key ("key"), for multiple choice in each
     arrangement ("box@row", "key@row", ... with "wide@row" 1 when an option did not fit its cell)."""
     out = fallback_heights(spec)
     for slot, _, q in spec.slots():
@@ -196,7 +227,9 @@ def heights_from_measurements(spec: ExamSpec, measured: dict[tuple[int, str], in
             if exact:
                 statement = round_up_cm(measured[slot, "statement"] + cm_sp(EXACT_STATEMENT_EXTRA_CM))
             else:
-                statement = round_up_cm(measured[slot, "statement"] * STATEMENT_MARGIN + cm_sp(STATEMENT_EXTRA_CM))
+                statement = round_up_cm(_with_margin(measured[slot, "statement"],
+                                                     measured.get((slot, "statement~min"), 0)))
+            statement = max(statement, round_up_cm(measured.get((slot, "template"), 0)))  # the blank template's
         arrangement = choice_arrangement(measured, slot)
         boxes = _explicit_boxes(q)
         if boxes is None:
@@ -207,17 +240,24 @@ def heights_from_measurements(spec: ExamSpec, measured: dict[tuple[int, str], in
                 contents.append(max(measured.get((slot, "box"), 0), measured[slot, "key"]))
             if contents:
                 free = any(q.form_for(m) == "free" for m in q.members)
-                extra = BOX_EXTRA_CM if free else CHOICE_EXTRA_CM
+                # a box the exam prints something in (options, axes to sketch on) is as tall as
+                # that and the key's content; an empty one leaves room to write beyond the key's answer
+                printed = arrangement is not None or measured.get((slot, "box"), 0) > 0
+                extra = CHOICE_EXTRA_CM if printed else BOX_EXTRA_CM
                 need = round_up_cm(max(contents) + FRAME_SP + cm_sp(extra))
                 if free:
                     need = max(need, _free_box(q))
                 boxes = (need,)
+        setup = out[slot].setup
+        if setup and (slot, "setup") in measured:
+            setup = round_up_cm(measured[slot, "setup"] + cm_sp(EXACT_STATEMENT_EXTRA_CM))  # the same text for all
         out[slot] = SlotHeights(statement or out[slot].statement, boxes or out[slot].boxes,
-                                arrangement or out[slot].choices)
+                                arrangement or out[slot].choices, setup)
     return out
 
 
 def parse_measurements(efl_text: str) -> dict[tuple[int, str], int]:
+    """The tallest of each measurement, and of statements also the shortest ("statement~min")."""
     measured: dict[tuple[int, str], int] = {}
     for line in efl_text.splitlines():
         if not line.startswith("M|"):
@@ -225,4 +265,7 @@ def parse_measurements(efl_text: str) -> dict[tuple[int, str], int]:
         _, slot, what, value = line.split("|")
         key = (int(slot), what)
         measured[key] = max(measured.get(key, 0), int(value))
+        if what == "statement":
+            low = (int(slot), "statement~min")
+            measured[low] = min(measured.get(low, int(value)), int(value))
     return measured

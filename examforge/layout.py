@@ -32,15 +32,17 @@ MARGIN_TOP_CM = 2.5
 MARGIN_BOTTOM_CM = 2.5
 
 # Fixed pieces of every page, in pt.
-QUESTION_HEADER_PT = 20.0  # "Question 3 [8 points]"
+QUESTION_HEADER_PT = 0.0  # "Question 3 [8 points]" runs into the statement's first line, measured with it
 STATEMENT_GAP_PT = 4.0  # between the statement area and the answer box
 PART_GAP_PT = 4.0  # between the boxes of sub-questions
+PART_COLUMN_GAP_PT = 10.0  # between part boxes side by side (parts_in_row)
 SLOT_GAP_PT = 14.0  # after every question slot
 HEADING_TITLE_PT = 26.0  # a section title line
 HEADING_LINE_PT = 13.0  # one line of section instructions (\small)
 HEADING_CHARS_PER_LINE = 80  # a safe estimate; LaTeX checks the real height
 BOX_PAD_PT = 5.0  # inner padding of an answer box
 BOX_RULE_PT = 0.8
+SETUP_GAP_PT = 6.0  # above a section's shared setup, under its instructions
 
 # How the options of a multiple-choice or select-all slot sit in its box, most compact first:
 # all in one row, in two rows, one per line (examforge.renderers.exam.choice_columns).
@@ -53,6 +55,7 @@ DEFAULT_ARRANGEMENT = "column"  # without calibration: one option per line alway
 FALLBACK_STATEMENT_CM = 5.0
 FALLBACK_MC_BOX_CM = 4.0
 FALLBACK_TF_BOX_CM = 1.4
+FALLBACK_SETUP_CM = 6.0
 
 
 def length_sp(text: str) -> int:
@@ -105,10 +108,14 @@ class SlotPlan:
     statement: int  # sp
     boxes: tuple[BoxPlan, ...]
     choices: str = DEFAULT_ARRANGEMENT  # how its options sit in its box (ARRANGEMENTS)
+    in_row: bool = False  # its part boxes side by side, all as tall as the tallest
 
     @property
     def height(self) -> int:
-        parts = sum(b.height for b in self.boxes) + pt_sp(PART_GAP_PT) * (len(self.boxes) - 1)
+        if self.in_row:
+            parts = max(b.height for b in self.boxes)
+        else:
+            parts = sum(b.height for b in self.boxes) + pt_sp(PART_GAP_PT) * (len(self.boxes) - 1)
         return pt_sp(QUESTION_HEADER_PT) + self.statement + pt_sp(STATEMENT_GAP_PT) + parts + pt_sp(SLOT_GAP_PT)
 
 
@@ -116,7 +123,8 @@ class SlotPlan:
 class HeadingPlan:
     section: int
     page: int
-    height: int  # sp
+    height: int  # sp, with the shared setup of the section's questions (shared_setup)
+    first_slot: int = 0  # the slot of the section's first question
 
 
 @dataclass
@@ -129,6 +137,7 @@ class Layout:
     margin_x: int
     margin_top: int
     pages: list[list[SlotPlan | HeadingPlan]] = field(default_factory=list)  # question pages (2..)
+    page_breaks: list[bool] = field(default_factory=list)  # per page: a new_page ended it
     n_pages: int = 1  # including the cover and any padding page
     qr: bool = False
     duplex: bool = False
@@ -141,6 +150,20 @@ class Layout:
     @property
     def padding_pages(self) -> int:
         return 0 if self.flow else self.n_pages - 1 - len(self.pages)
+
+    def fill(self) -> list[float]:
+        """How full each question page is: the height its headings and slots take, as a fraction
+        of the text height (page 2 first; the cover and padding pages are not counted)."""
+        return [sum(item.height for item in page) / self.text_h for page in self.pages]
+
+    def underfilled(self, *, at_least: float = 0.5) -> list[int]:
+        """The pages (numbers from 1, the cover being 1) filled less than `at_least`, except the
+        last question page and a page whose next one starts with a new_page that asked for it."""
+        out = []
+        for index, fill in enumerate(self.fill()[:-1]):
+            if fill < at_least and not self.page_breaks[index]:
+                out.append(index + 2)
+        return out
 
     def boxes(self) -> list[tuple[str, int]]:
         """(region name, page) for every answer region, in reading order, name and id first."""
@@ -183,6 +206,7 @@ class SlotHeights:
     statement: int
     boxes: tuple[int, ...]
     choices: str = DEFAULT_ARRANGEMENT  # how options sit in the box (ARRANGEMENTS)
+    setup: int = 0  # the first question of a section with shared_setup: the setup's height
 
 
 def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) -> Layout:
@@ -196,25 +220,30 @@ def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) ->
     used = 0
     number = 0
 
-    def new_page() -> None:
+    def new_page(asked: bool = False) -> None:
         nonlocal page, used
         if page:
             layout.pages.append(page)
+            layout.page_breaks.append(asked)
         page, used = [], 0
 
     for s_index, section in enumerate(spec.sections):
+        first_slot = sum(len(s.questions) for s in spec.sections[:s_index])
         head = heading_height(section.instructions)
+        if section.shared_setup:
+            head += heights[first_slot].setup + pt_sp(SETUP_GAP_PT)
         if section.new_page and not flow:
-            new_page()
+            new_page(asked=True)
         for q_index, q in enumerate(section.questions):
             number += 1
-            slot_index = sum(len(s.questions) for s in spec.sections[:s_index]) + q_index
+            slot_index = first_slot + q_index
             h = heights[slot_index]
             names = [f"q{number}"] if not q.parts else [f"q{number}{p.label}" for p in q.parts]
             labels = [""] if not q.parts else [f"({p.label})" for p in q.parts]
             points = [""] if not q.parts else [p.points_label for p in q.parts]
-            boxes = tuple(BoxPlan(n, l, b, pts) for n, l, b, pts in zip(names, labels, h.boxes, points))
-            draft = SlotPlan(number, slot_index, s_index, 0, h.statement, boxes, h.choices)
+            box_heights = (max(h.boxes),) * len(h.boxes) if q.parts_in_row else h.boxes
+            boxes = tuple(BoxPlan(n, l, b, pts) for n, l, b, pts in zip(names, labels, box_heights, points))
+            draft = SlotPlan(number, slot_index, s_index, 0, h.statement, boxes, h.choices, q.parts_in_row)
             need = draft.height + (head if q_index == 0 else 0)
             if need > layout.text_h and not flow:
                 raise InputError(
@@ -222,12 +251,12 @@ def plan_layout(spec, heights: dict[int, SlotHeights], *, flow: bool = False) ->
                     f"{sp_cm(layout.text_h):.1f}cm: lower its question_height or box_height, or split it into parts"
                 )
             if (q.new_page or used + need > layout.text_h) and not flow:
-                new_page()
+                new_page(asked=q.new_page)
             page_no = len(layout.pages) + 2  # the cover is page 1
             if q_index == 0:
-                page.append(HeadingPlan(s_index, page_no, head))
+                page.append(HeadingPlan(s_index, page_no, head, first_slot))
                 used += head
-            page.append(SlotPlan(number, slot_index, s_index, page_no, h.statement, boxes, h.choices))
+            page.append(SlotPlan(number, slot_index, s_index, page_no, h.statement, boxes, h.choices, q.parts_in_row))
             used += draft.height
     new_page()
     layout.n_pages = 0 if flow else 1 + len(layout.pages)

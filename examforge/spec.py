@@ -92,6 +92,7 @@ class QuestionSpec(_Strict):
     box_height: str | None = None  # answer box (free response: the box; mc/tf: the choices), e.g. "5cm"
     question_height: str | None = None  # the statement area above the box; default: measured
     parts: list[PartSpec] | None = Field(default=None, min_length=2, max_length=12)  # sub-question boxes
+    parts_in_row: bool = False  # the part boxes side by side, in one row (short answers), as tall as the tallest
     new_page: bool = False  # start this question on a new page
 
     @field_validator("generator")
@@ -191,6 +192,9 @@ class QuestionSpec(_Strict):
                 raise ValueError("give box_height on each part, not on a question with parts")
             for type_id in self.members:
                 _check_part_answers(registry.get(type_id), self.form_for(type_id), len(self.parts))
+        if self.parts_in_row and (self.parts is None or len(self.parts) > 4):
+            raise ValueError("parts_in_row: puts 2 to 4 parts side by side; "
+                             + ("this question has no parts" if self.parts is None else f"it has {len(self.parts)}"))
         if self.params is not None and self.overrides is not None:
             raise ValueError("give either 'params' (fixed) or 'overrides' (partial), not both")
         if self.generator is not None:
@@ -233,6 +237,9 @@ class SectionSpec(_Strict):
     instructions: Printed | None = Field(default=None, max_length=2000)
     questions: list[QuestionSpec] = Field(min_length=1)
     new_page: bool = False  # start the section on a new page
+    # print the setup its questions share (a type's `% examforge:setup` text, the same for every
+    # variant) once under the heading, and each statement without it
+    shared_setup: bool = False
 
     @property
     def points(self) -> float:

@@ -5,7 +5,8 @@ scanned and graded on Gradescope.
 - every answer box, the name and the ID box sit where the blank template has them, both in the
   positions LaTeX recorded during the compile and in the frames drawn in each PDF;
 - page 1 of each exam shows the student's name or id; no exam carries solution text;
-- each key shows the answers listed in answers.csv, each part's answer in its own box;
+- each key shows the answers listed in answers.csv, each part's answer in its own box, a choice
+  question's "Answer: B" in its box (beside the filled bubble) and its value in the worked solution;
 - answers.csv, manifest.json and the outline agree on every question's parts and their points;
 - the files are the ones manifest.csv lists (sha256), and print/exams.pdf holds every student in
   roster order, so a scanned stack splits back into students every N pages;
@@ -162,26 +163,35 @@ def _check_documents(problems, student, answer_rows, n_pages, template_regions, 
         if any(normalize(marker) in page for page in exam_pages):
             problems.append(f"students/{sid}.pdf: contains solution text {marker!r}")
     # The answers sit in the boxes of the layout pages; the worked solutions follow.
-    key_text = normalize("".join([key.text(i) for i in range(min(len(key), n_pages))]))
-    missing = _missing_answers(key_text, answer_rows)
+    pages = [key.text(i) for i in range(len(key))]
+    box_text = normalize("".join(pages[:n_pages]))
+    all_text = box_text + normalize("".join(pages[n_pages:]))
+    missing = _missing_answers(box_text, all_text, answer_rows)
     if missing:  # the fast reading keeps content order; pdftotext, the reference, decides
-        key_text = normalize(pdf_text(key_path))
-        missing = _missing_answers(key_text, answer_rows)
-    if "SOLUTIONKEY" not in key_text:
+        pages = pdf_text(key_path).split("\f")
+        box_text = normalize("".join(pages[:n_pages]))
+        all_text = box_text + normalize("".join(pages[n_pages:]))
+        missing = _missing_answers(box_text, all_text, answer_rows)
+    if "SOLUTIONKEY" not in box_text:
         problems.append(f"keys/{sid}.pdf: no SOLUTION KEY mark")
     problems += [f"keys/{sid}.pdf: {m}" for m in missing]
     hashes = [(exam.encoded_digest(i), hashlib.sha1(exam.content(i)).hexdigest()) for i in range(len(exam))]
     return problems, len(exam) + len(key), hashes
 
 
-def _missing_answers(key_text: str, answer_rows: list[dict]) -> list[str]:
+def _missing_answers(box_text: str, all_text: str, answer_rows: list[dict]) -> list[str]:
+    """What answers.csv says the key shows and it does not: in the layout's pages (the boxes), a
+    free response's answer and a choice question's "Answer: B" (next to its filled bubble); a choice
+    question's value (key_texts), which its box does not repeat, in the worked solution."""
     missing = []
     for r in answer_rows:
+        where = all_text if r["choice"] else box_text
         for expected in json.loads(r["key_texts"]):
-            if normalize(expected) not in key_text:
-                missing.append(f"question {r['question']}: answer {expected!r} (answers.csv) not found")
-        if r["choice"] and normalize(f"Answer:{r['choice']}") not in key_text:
-            missing.append(f"question {r['question']}: 'Answer: {r['choice']}' not found")
+            if normalize(expected) not in where:
+                place = "the worked solutions" if r["choice"] else "the answer boxes"
+                missing.append(f"question {r['question']}: answer {expected!r} (answers.csv) not found in {place}")
+        if r["choice"] and normalize(f"Answer:{r['choice']}") not in box_text:
+            missing.append(f"question {r['question']}: 'Answer: {r['choice']}' not found in its box")
     return missing
 
 

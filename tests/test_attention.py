@@ -296,3 +296,16 @@ def test_token_labels_of_x_are_arrows_without_a_stray_hash_or_comma(shared):
         assert "#" not in text
         assert "←D" in text.replace(" ", "") and "←A" in text.replace(" ", "")
         assert not re.search(r"\\end\{matrix\}\s*,", latex)  # no punctuation after the labels
+
+
+def test_embedding_rows_of_teacher_forcing_are_labelled_the_same_way():
+    """transformer.teacher_forcing_loss labelled E's rows the same way ('# A', '# <STOP>,')."""
+    from examforge import registry
+
+    qtype = registry.get("transformer.teacher_forcing_loss")
+    for seed in range(4):
+        for form in qtype.forms:
+            latex = question_text(draw(qtype, seed, form=form))
+            text = latex_to_text(latex)
+            assert r"\#" not in latex and "#" not in text and "←A" in text.replace(" ", "")
+            assert not re.search(r"\\end\{matrix\}\s*,", latex)

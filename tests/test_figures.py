@@ -191,7 +191,8 @@ def test_the_pictures_compile_and_read_back(tmp_path, tex):
 
 def test_figures_in_an_exam_are_centred(tmp_path, tex):
     """A figure in a center environment sits in the middle of the text block (a memoized figure
-    once started in vertical mode and ended up flush left)."""
+    once started in vertical mode and ended up flush left): here the worked solution's plot, the
+    last one of the key (the first, the question's sketch, is the key's answer box's, at its left)."""
     from examforge.renderers.compile import run_pdflatex
     from examforge.renderers.exam import DrawnQuestion, render_document
     from examforge.roster import Student
@@ -202,7 +203,7 @@ def test_figures_in_an_exam_are_centred(tmp_path, tex):
     qtype = registry.get("transformer.arithmetic_visibility")
     questions = [DrawnQuestion(slot=0, section=0, spec=spec.slots()[0][2], variant=draw(qtype, 3, form="free"))]
     tex_file = tmp_path / "exam.tex"
-    tex_file.write_text(render_document(spec, Student("t1", "Test Student"), questions, key=False))
+    tex_file.write_text(render_document(spec, Student("t1", "Test Student"), questions, key=True))
     source = tex_file.read_text()
     assert r"\begin{picture}" in source and r"\usepackage{tikz}" not in source
     pdf = run_pdflatex(tex_file)

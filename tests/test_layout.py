@@ -92,7 +92,7 @@ def test_new_page_duplex_and_parts():
 def test_a_question_taller_than_a_page_is_refused():
     spec = _spec([{"title": "A", "questions": [_q(question_height="20cm", box_height="9cm")]}],
                  layout={"paper": "a4"})
-    with pytest.raises(InputError, match=r"question 1 \(conv.output_shape\) needs 31.2cm but a page has 24.7cm"):
+    with pytest.raises(InputError, match=r"question 1 \(conv.output_shape\) needs 30.5cm but a page has 24.7cm"):
         plan_layout(spec, fallback_heights(spec))
 
 
@@ -136,12 +136,25 @@ def test_parts_need_a_type_that_answers_each_part(tmp_path):
 
 
 def test_calibrated_heights_take_the_tallest_draw_plus_a_margin():
-    spec = _spec([{"title": "A", "questions": [_q(form="mc"), _q(question_height="3cm", box_height="2cm")]}])
-    measured = {(0, "statement"): cm_sp(2.0), (0, "box"): cm_sp(2.0), (0, "key"): cm_sp(2.6)}
+    spec = _spec([{"title": "A", "questions": [_q(form="free"), _q(question_height="3cm", box_height="2cm"),
+                                                _q(form="mc"), _q(form="tf"),
+                                                _q(generator="concepts.transfer.new_classes")]}])
+    measured = {(0, "statement"): cm_sp(2.0), (0, "box"): 0, (0, "key"): cm_sp(3.1),
+                (2, "statement"): cm_sp(1.0), (3, "statement"): cm_sp(1.0), (3, "box"): cm_sp(0.4),
+                (3, "key"): cm_sp(0.4), (4, "statement"): cm_sp(0.94), (4, "box"): cm_sp(0.4), (4, "key"): cm_sp(0.4)}
+    rows = {"row": (0.4, 1), "two-rows": (0.9, 0), "column": (2.1, 1)}  # one row is too narrow
+    for name, (height, wide) in rows.items():
+        measured.update({(2, f"box@{name}"): cm_sp(height), (2, f"key@{name}"): cm_sp(height),
+                         (2, f"wide@{name}"): wide})
     heights = heights_from_measurements(spec, measured)
     assert heights[0].statement == cm_sp(2.5)  # 2cm x 1.08 + 0.3cm -> 2.46 -> 2.5
-    assert heights[0].boxes == (cm_sp(3.25),)  # 2.6cm + frame (~0.41cm) + 0.2cm -> 3.21 -> 3.25
+    assert heights[0].boxes == (cm_sp(3.75),)  # the key's 3.1cm + frame (~0.41cm) + 0.2cm -> 3.71 -> 3.75
     assert heights[1] == SlotHeights(cm_sp(3), (cm_sp(2),))  # given in the spec: used as is
+    # multiple choice: the most compact arrangement whose options fit, the box as tall as they are
+    assert heights[2].choices == "two-rows" and heights[2].boxes == (cm_sp(1.5),)  # 0.9 + 0.41 -> 1.5
+    assert heights[3].boxes == (cm_sp(1.0),)  # true/false: one line, 0.4 + 0.41 -> 1.0
+    # every variant of an authored question is measured: no margin for unseen draws
+    assert heights[4].statement == cm_sp(1.0) and heights[2].statement == cm_sp(1.5)
 
 
 def test_the_class_splits_into_balanced_chunks_that_depend_on_its_size_only():

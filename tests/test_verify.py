@@ -153,6 +153,34 @@ def test_a_key_that_does_not_match_answers_csv_is_caught(copy):
     assert "keys/s2.pdf: question 2: answer '12345 x 54321' (answers.csv) not found" in _problems(out)
 
 
+def test_a_choice_answer_belongs_in_its_box_and_its_value_in_the_worked_solution(copy):
+    """A choice question's box shows the filled bubble and "Answer: B" beside it; the value behind
+    the option (answers.csv key_texts) is in the worked solution: each is looked for there."""
+    import pikepdf
+
+    out, manifest = copy
+    n = manifest["pages"]
+    path = out / "keys" / "s1.pdf"
+    with pikepdf.open(out / "students" / "s1.pdf") as exam, pikepdf.open(path, allow_overwriting_input=True) as key:
+        solutions = list(key.pages[n:])
+        del key.pages[:]
+        key.pages.extend(exam.pages[:n])  # the boxes without answers, then the worked solutions
+        key.pages.extend(solutions)
+        key.save(path)
+    _fix_key_sha(out, "s1")
+    message = _problems(out)
+    assert "keys/s1.pdf: question 1: 'Answer: " in message and "' not found in its box" in message
+
+    def wrong(row):
+        if row["student_id"] == "s2" and row["question"] == "1":
+            assert row["choice"]
+            row["key_texts"] = json.dumps(["12345 x 54321"])
+
+    _rewrite_csv(out / "answers.csv", wrong)
+    assert ("keys/s2.pdf: question 1: answer '12345 x 54321' (answers.csv) not found in the worked solutions"
+            in _problems(out))
+
+
 def test_a_print_file_out_of_order_is_caught(copy):
     out, manifest = copy
     n = manifest["pages"]

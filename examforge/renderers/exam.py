@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from examforge import layout as L
+from examforge.errors import InputError
 from examforge.figures import LATEX_FIGURE
 from examforge.qr import page_codes, pdf_drawing
 from examforge.renderers.blocks import question_text, solution_latex
@@ -76,8 +77,9 @@ def geometry_context(layout: L.Layout) -> dict:
         "paper_w": layout.paper_w, "paper_h": layout.paper_h, "text_w": layout.text_w,
         "text_h": layout.text_h, "margin_x": layout.margin_x, "margin_top": layout.margin_top,
         "footskip": f"{FOOTSKIP_PT}pt", "rule": L.pt_sp(L.BOX_RULE_PT), "pad": L.pt_sp(L.BOX_PAD_PT),
-        "header": L.pt_sp(L.QUESTION_HEADER_PT), "statement_gap": L.pt_sp(L.STATEMENT_GAP_PT),
-        "part_gap": L.pt_sp(L.PART_GAP_PT), "slot_gap": L.pt_sp(L.SLOT_GAP_PT),
+        "statement_gap": L.pt_sp(L.STATEMENT_GAP_PT),
+        "part_gap": L.pt_sp(L.PART_GAP_PT), "slot_gap": L.pt_sp(L.SLOT_GAP_PT), "setup_gap": L.pt_sp(L.SETUP_GAP_PT),
+        "column_gap": L.pt_sp(L.PART_COLUMN_GAP_PT),
         "id_box": L.cm_sp(ID_BOX_CM), "qr_size": L.cm_sp(QR_SIZE_CM),
     }
 
@@ -93,6 +95,7 @@ def _pages(spec: ExamSpec, layout: L.Layout, runs: Runs) -> list[list[dict]]:
                     "heading": True, "section": item.section, "number": item.section + 1,
                     "title": runs.latex(section.title), "points": points_label(section.points),
                     "instructions": runs.latex(section.instructions or ""), "height": item.height,
+                    "setup": section.shared_setup, "first": item.first_slot,
                 })
             else:
                 q = spec.slots()[item.slot][2]
@@ -102,6 +105,7 @@ def _pages(spec: ExamSpec, layout: L.Layout, runs: Runs) -> list[list[dict]]:
                     "boxes": [{"name": b.name, "height": b.height, "label": b.label,
                                "points": points_label(float(b.points)) if b.points else ""}
                               for b in item.boxes],
+                    "in_row": item.in_row,
                 })
         pages.append(items)
     return pages
@@ -136,9 +140,10 @@ def _two_line_label(v: Variant, columns: int) -> bool:
     return v.form == "multi" and 0 < columns < len(v.choices)
 
 
-def _answer_box(v: Variant, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT) -> Latex:
+def _answer_box(v: Variant, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT, sketch: Latex | None = None) -> Latex:
     """What goes in a question's fixed box: the options (a grid, the key's choice filled and
-    "Answer: B" beside them, in the exam's space), or the key's answer of a free response."""
+    "Answer: B" beside them, in the exam's space), or the key's answer of a free response; with
+    `sketch`, the blank axes (the exam) or the answer's plot (the key) at its left."""
     if v.choices:
         columns = choice_columns(v.form, len(v.choices), arrangement)
         rows = [v.choices] if columns == 0 else [v.choices[i:i + columns] for i in range(0, len(v.choices), columns)]
@@ -152,7 +157,7 @@ def _answer_box(v: Variant, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT
         "blocks/answer_area.tex.j2",
         choices=v.choices, key=key, height="0pt", framed=False, form=v.form, bubbles=True,
         answer=Latex(v.qtype.answer_latex(v.answer)) if key else Latex(""),
-        correct=v.correct_label,
+        correct=v.correct_label, sketch=sketch,
     )
 
 
@@ -164,13 +169,61 @@ def template_statement(v: Variant) -> Latex:
     )
 
 
-def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT) -> list[Latex]:
+# Marked regions of a question's LaTeX (comment lines, invisible elsewhere: `sample`, the drills):
+# `setup`, the text every variant of a type shares, which a section with `shared_setup: true`
+# prints once under its heading; `sketch`, blank axes the student draws on, which the exam puts
+# in the answer box (the same region of the worked solution, the answer's plot, goes in the key's).
+_REGIONS = {name: re.compile(rf"^% examforge:{name}\n(.*?)^% examforge:end{name}\n", re.M | re.S)
+            for name in ("setup", "sketch")}
+
+
+def take_region(latex: str, name: str) -> tuple[Latex, Latex | None]:
+    """`latex` without its `name` region, and the region (None when it has none)."""
+    m = _REGIONS[name].search(latex)
+    if m is None:
+        return Latex(latex), None
+    return Latex(latex[:m.start()] + latex[m.end():]), Latex(m.group(1))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What the exam layout shows of one drawn question: its statement in the statement area, the
+    shared setup (for the section heading), and the sketch areas of the exam's and key's boxes."""
+
+    text: Latex
+    setup: Latex | None = None
+    sketch: Latex | None = None
+    key_sketch: Latex | None = None
+
+
+def exam_statement(v: Variant, *, shared_setup: bool = False, sketch_in_box: bool = True,
+                   where: str = "") -> Statement:
+    text = question_text(v)
+    setup = sketch = key_sketch = None
+    if shared_setup:
+        text, setup = take_region(text, "setup")
+        if setup is None:
+            raise InputError(f"{where}: shared_setup: {v.qtype.id} has no setup text to share; "
+                             f"remove shared_setup or use questions of a type that has one")
+    if sketch_in_box:
+        text, sketch = take_region(text, "sketch")
+        if sketch is not None:
+            key_sketch = take_region(solution_latex(v), "sketch")[1]
+    return Statement(text, setup, sketch, key_sketch)
+
+
+def section_shares_setup(spec: ExamSpec, section: int) -> bool:
+    return spec.sections[section].shared_setup
+
+
+def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool, arrangement: str = DEFAULT_ARRANGEMENT,
+                sketch: Latex | None = None) -> list[Latex]:
     """What goes in each of the slot's boxes: the answer area in the first (the choices, or the
     key's answer); for a question asked in parts, each part's own answer in its own box."""
     v = dq.variant
     parts = v.qtype.part_answers(v.answer) if dq.spec.parts else None
     if parts is None:
-        return [_answer_box(v, key=key, arrangement=arrangement)] + [Latex("")] * (n_boxes - 1)
+        return [_answer_box(v, key=key, arrangement=arrangement, sketch=sketch)] + [Latex("")] * (n_boxes - 1)
     if len(parts) != n_boxes:  # the spec checks the count; a type breaking its word is a bug
         raise ValueError(f"{v.qtype.id} seed {v.seed}: {len(parts)} part answers for {n_boxes} part boxes")
     if not key:
@@ -179,19 +232,24 @@ def _slot_boxes(dq: DrawnQuestion, n_boxes: int, *, key: bool, arrangement: str 
                    answer=Latex(part), correct="") for part in parts]
 
 
-def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]) -> dict:
+def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...], spec: ExamSpec) -> dict:
     v = dq.variant
     boxes: dict[str, list[Latex]] = {}
+    parts = exam_statement(v, shared_setup=section_shares_setup(spec, dq.section), sketch_in_box=not dq.spec.parts,
+                           where=f"sections[{dq.section}] (question {layout_slot.number})")
     if "template" in kinds:
         statement = template_statement(v)
         boxes["template"] = [Latex("")] * len(layout_slot.boxes)
     else:
-        statement = question_text(v)
+        statement = parts.text
     if "exam" in kinds:
-        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False, arrangement=layout_slot.choices)
+        boxes["exam"] = _slot_boxes(dq, len(layout_slot.boxes), key=False, arrangement=layout_slot.choices,
+                                    sketch=parts.sketch)
     if "key" in kinds:
-        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True, arrangement=layout_slot.choices)
+        boxes["key"] = _slot_boxes(dq, len(layout_slot.boxes), key=True, arrangement=layout_slot.choices,
+                                   sketch=parts.key_sketch)
     return {
+        "setup": parts.setup or Latex(""),
         "slot": dq.slot,
         "number": layout_slot.number,
         "generator": v.qtype.id,
@@ -204,7 +262,7 @@ def _question(dq: DrawnQuestion, layout_slot: L.SlotPlan, kinds: tuple[str, ...]
     }
 
 
-def _entry(e: Entry, layout: L.Layout, runs: Runs) -> dict:
+def _entry(e: Entry, layout: L.Layout, runs: Runs, spec: ExamSpec) -> dict:
     plans = {s.slot: s for s in layout.slots}
     student = e.student
     sid = escape(student.id) if student else Latex("")
@@ -225,7 +283,7 @@ def _entry(e: Entry, layout: L.Layout, runs: Runs) -> dict:
         "kinds": e.kinds,
         "header": header,
         "qr": qr,
-        "questions": [_question(dq, plans[dq.slot], e.kinds) for dq in e.questions],
+        "questions": [_question(dq, plans[dq.slot], e.kinds, spec) for dq in e.questions],
     }
 
 
@@ -282,7 +340,7 @@ def render_batch(spec: ExamSpec, layout: L.Layout, entries: list[Entry], runs: R
         n_pages=layout.n_pages,
         padding_pages=layout.padding_pages,
         pages=_pages(spec, layout, runs),
-        entries=[_entry(e, layout, runs) for e in entries],
+        entries=[_entry(e, layout, runs, spec) for e in entries],
     )))
 
 
