@@ -313,8 +313,12 @@ def scan(inputs: tuple[Path, ...], build_dir: Path, out_dir: Path, jobs: int | N
               help="Only these forms (default: every form a type offers).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--show", type=click.IntRange(0, 1000), default=5, show_default=True, help="Failures shown per type.")
+@click.option("--set", "settings", multiple=True, metavar="FIELD=VALUE",
+              help="Pin a param on every draw, as a spec's overrides do (e.g. --set ask=false_statement); "
+                   "VALUE is read as JSON when it parses, else as text.")
 @QUESTIONS
-def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int) -> None:
+def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, ...], fmt: str, show: int,
+           settings: tuple[str, ...]) -> None:
     """Run question types (default: all) over many seeds and report failures, timing,
     the spread of answers, repeated questions and the balance of correct options."""
     from rich.console import Console
@@ -324,11 +328,12 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
     from examforge.stress import balance_ok, run_stress
 
     types = [registry.get(t) for t in type_ids] if type_ids else registry.all_types()
+    overrides = _settings(settings, types)
     err_console = Console(stderr=True)
     with Progress(TextColumn("[bold]stress"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err_console, transient=True) as bar:
         task = bar.add_task("", total=None)
-        reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None,
+        reports = run_stress(types, seeds=seeds, start=start, forms=list(forms) or None, overrides=overrides,
                              progress=lambda label, done, total: bar.update(task, completed=done, total=total, description=label))
     failures = sum(len(r.failures) for r in reports)
     if fmt == "json":
@@ -356,6 +361,26 @@ def stress(type_ids: tuple[str, ...], seeds: int, start: int, forms: tuple[str, 
                    f"{1000 * total_s / max(1, total_variants):.2f} ms per variant on average")
     if failures:
         sys.exit(1)
+
+
+def _settings(settings: tuple[str, ...], types) -> dict | None:
+    """`--set FIELD=VALUE` pairs as overrides; every type must have every field."""
+    out: dict = {}
+    for item in settings:
+        field, sep, raw = item.partition("=")
+        if not sep or not field:
+            raise click.BadParameter(f"{item!r}: write FIELD=VALUE", param_hint="--set")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        for qtype in types:
+            if field not in qtype.Params.model_fields:
+                raise click.BadParameter(
+                    f"{field!r} is not a parameter of {qtype.id}; its parameters are "
+                    f"{', '.join(sorted(qtype.Params.model_fields))}", param_hint="--set")
+        out[field] = value
+    return out or None
 
 
 @main.command()

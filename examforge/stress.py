@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 from examforge.question import QuestionType, values_agree
 from examforge.renderers.blocks import question_latex, solution_latex
-from examforge.variant import draw
+from examforge.variant import draw, draw_params
 
 
 @dataclass
@@ -66,17 +66,18 @@ class StressReport:
         }
 
 
-def stress_type(qtype: QuestionType, form: str, seeds: Iterable[int]) -> StressReport:
+def stress_type(qtype: QuestionType, form: str, seeds: Iterable[int], *, overrides: dict | None = None) -> StressReport:
+    """`overrides` pin params on every draw, as a spec's `overrides:` does (e.g. a question option)."""
     seeds = list(seeds)
     report = StressReport(qtype.id, form, len(seeds))
     try:  # warm-up: template compilation and imports are not per-variant cost
-        draw(qtype, seeds[0], form=form)
+        draw(qtype, seeds[0], form=form, overrides=overrides)
     except Exception:
         pass  # reported below, with its seed
     for seed in seeds:
         start = time.perf_counter()
         try:
-            v = draw(qtype, seed, form=form)
+            v = draw(qtype, seed, form=form, overrides=overrides)
             question_latex(v, key=True)
             solution_latex(v)
             elapsed = time.perf_counter() - start
@@ -110,13 +111,16 @@ def run_stress(
     start: int = 0,
     forms: list[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    overrides: dict | None = None,
 ) -> list[StressReport]:
     jobs = [(t, f) for t in types for f in t.forms if forms is None or f in forms]
+    if overrides:  # a pinned option may be asked in some forms only: stress those
+        jobs = [(t, f) for t, f in jobs if not t.form_problem(draw_params(t, start, overrides=overrides), f)]
     reports = []
     for i, (qtype, form) in enumerate(jobs):
         if progress:
             progress(f"{qtype.id} ({form})", i, len(jobs))
-        reports.append(stress_type(qtype, form, range(start, start + seeds)))
+        reports.append(stress_type(qtype, form, range(start, start + seeds), overrides=overrides))
     if progress:
         progress("done", len(jobs), len(jobs))
     return reports
