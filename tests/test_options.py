@@ -24,6 +24,7 @@ from examforge.variant import draw, draw_params
 # (type, the option as a spec pins it, the forms it is asked in)
 OPTIONS = [
     ("softmax.temperature", {"ask": "false_statement"}, ("mc", "free")),
+    ("rnn.param_count", {"ask": "length"}, ("free", "mc", "tf")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
