@@ -120,6 +120,12 @@ class QuestionType:
         boxes, answers.csv and the grader sheets; None for a type not asked in parts."""
         return None
 
+    # -- forms ------------------------------------------------------------------------
+    def form_problem(self, params: ParamsModel, form: str) -> str:
+        """Why these params cannot be asked in `form` (a question option asked in some forms
+        only, e.g. "which statement is false?" as multiple choice); "" when they can."""
+        return ""
+
     # -- multiple choice ---------------------------------------------------------
     def choice_value(self, answer: AnswerModel) -> Any:
         """The quantity the options show; by default the answer's first field."""
