@@ -3,8 +3,9 @@ and in the browser (`examforge serve`).
 
     exercise.py  (type, seed, difficulty, form) -> the exercise; the difficulty mapping
     answers.py   answer formats from `choice_value`, reading (bounded, linear) and checking answers
-    markup.py    our LaTeX fragments parsed into a small tree, and as HTML (math left to KaTeX)
-    plaintext.py the same tree as Unicode text for the terminal
+    latexnodes.py our LaTeX fragments as a small tree, read with pylatexenc's walker
+    markup.py    that tree as HTML (math left to KaTeX)
+    plaintext.py that tree as Unicode text for the terminal (formulas through pylatexenc)
     tikz.py      the TikZ/pgfplots subset our templates draw, as SVG or as a text sketch
     terminal.py  the terminal drill; history.py its SQLite memory of misses
     web.py       the Starlette app: the page, static KaTeX and the JSON API
