@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import Latex, fmt
 from examforge.solvers.attention import AttentionResult, self_attention
@@ -289,6 +289,7 @@ class SelfAttention(QuestionType):
     mirrors = "002 Problem 2.2 (Geoff's transformer: D A A <START> A D <STOP>, causal, zero temperature)"
     Params = SelfAttentionParams
     Answer = SelfAttentionAnswer
+    answer_format = AnswerFormat("vector", percent=True)  # attention weights: fractions of one
     Ranges = SelfAttentionRanges
     box_height = "6cm"
     seed_example = {

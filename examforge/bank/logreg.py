@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from examforge.errors import GenerationError
 from examforge.bank.prob import clean, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.renderers.latex import fmt
 from examforge.solvers.logreg import logistic_gradient_parts, logistic_sgd_step
@@ -120,6 +120,7 @@ class LogregSgdStep(QuestionType):
     mirrors = "002 Part 1 Q3 (cross-entropy + (lambda/2)||w||_inf^2 SGD rule; the seed is symbolic, here with numbers)"
     Params = LogRegParams
     Answer = LogRegAnswer
+    answer_format = AnswerFormat("vector")
     Ranges = LogRegRanges
     # The seed's update rule has no numbers; a small instance with sigma(0) = 0.5.
     seed_example = {"x": [1, 2, -1], "y": 1, "w": [1, 0.5, 2], "lam": 0.5, "lr": 0.1, "penalty": "linf_sq"}
