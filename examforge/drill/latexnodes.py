@@ -247,6 +247,7 @@ _MATH_CONTEXT = _context("math")
 # A run of characters none of which starts a token of its own: no \, %, braces, $ or one of the
 # context's specials (&, ~, --, ``, '', ...). Everything else is read by pylatexenc itself.
 _SPECIALS = sorted({s.specials_chars for s in _CONTEXT.iter_specials_specs()}, key=len, reverse=True)
+_SPECIAL = re.compile("|".join(re.escape(s) for s in _SPECIALS))
 _CHAR = ("(?!" + "|".join(re.escape(s) for s in _SPECIALS if len(s) > 1) + ")[^\\\\%{}$"
          + "".join(re.escape(s) for s in _SPECIALS if len(s) == 1) + "]")
 _RUN = re.compile(f"(?:{_CHAR})+")
@@ -312,6 +313,10 @@ class Walker(latexwalker.LatexWalker):
             m = (_BRACKET_RUN if environments else _ONE_CHAR).match(s, p)
             if m:
                 return LatexToken(tok="char", arg=m.group(), pos=p, len=m.end() - p, pre_space=space)
+            m = _SPECIAL.match(s, p)
+            if m and parsing_state is not None:  # &, ~, --, ...: as pylatexenc finds them, the longest first
+                spec = parsing_state.latex_context.get_specials_spec(m.group())
+                return LatexToken(tok="specials", arg=spec, pos=p, len=m.end() - p, pre_space=space)
         return super().get_token(pos, include_brace_chars=include_brace_chars, environments=environments,
                                  parsing_state=parsing_state, **kwargs)
 
@@ -402,6 +407,25 @@ def columns(spec) -> str:
             elif ch in "pmb" and takes_arg or ch == "X":
                 out.append("l")
     return "".join(out)
+
+
+def array_specs(tex: str) -> list[tuple[int, int, str]]:
+    """Where the column specs of a formula's arrays are, and what KaTeX reads of them:
+    (start, end, "{...}") for every \\begin{array}{...} (or darray). Only the spec is walked."""
+    w = Walker(tex, _MATH_CONTEXT)
+    state = w.make_parsing_state(in_math_mode=True)
+    out = []
+    for m in _ARRAY.finditer(tex):
+        p = m.end()
+        opt = w.get_latex_maybe_optional_arg(p, parsing_state=state)  # \begin{array}[t]{...}
+        p = _BLANK.match(tex, opt[1] + opt[2] if opt else p).end()
+        if tex[p : p + 1] == "{":  # else no spec: nothing to rewrite
+            group, start, length = w.get_latex_braced_group(p, parsing_state=state)
+            out.append((start, start + length, "{" + columns(group) + "}"))
+    return out
+
+
+_ARRAY = re.compile(r"\\begin\{d?array\}")
 
 
 def split_rows(nodes) -> list[list[list]]:

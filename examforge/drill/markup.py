@@ -8,11 +8,9 @@ import html
 import re
 from functools import lru_cache
 
-from pylatexenc.latexwalker import LatexEnvironmentNode
-
 from examforge.drill import tikz
 from examforge.drill.latexnodes import (
-    Block, Break, Figure, ListEnv, Math, Par, RowEnd, Span, Style, Tab, Table, Text, args, columns, parse, parse_math,
+    Block, Break, Figure, ListEnv, Math, Par, RowEnd, Span, Style, Tab, Table, Text, array_specs, parse,
 )
 from examforge.drill.plaintext import flat_text
 
@@ -34,16 +32,7 @@ def katex_tex(tex: str) -> str:
     """Math as KaTeX reads it: array column specs without @{...}/!{...}/>{...}/<{...} (KaTeX
     knows only l, c, r, | and :), p{..} columns as l, and text macros KaTeX lacks as characters."""
     if ("\\begin{array}" in tex or "\\begin{darray}" in tex) and _FOREIGN_COLUMN.search(tex):
-        specs = []
-        stack = list(parse_math(tex))
-        while stack:
-            n = stack.pop()
-            if isinstance(n, LatexEnvironmentNode) and n.environmentname in ("array", "darray") and args(n):
-                spec = args(n)[-1]
-                specs.append((spec.pos, spec.pos + spec.len, "{" + columns(spec) + "}"))
-            stack.extend(getattr(n, "nodelist", None) or ())
-            stack.extend(x for x in args(n) if x is not None)
-        for start, end, spec in sorted(specs, reverse=True):
+        for start, end, spec in sorted(array_specs(tex), reverse=True):
             tex = tex[:start] + spec + tex[end:]
     for pattern, repl in _KATEX_REWRITES:
         tex = pattern.sub(repl, tex)

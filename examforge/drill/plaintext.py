@@ -139,16 +139,23 @@ _MATH = _MathText()
 _PLAIN_MATH = re.compile(r"(?:(?!--)[^\\%{}$&~_^'`])*")
 
 
+_TIDY = tuple((re.compile(pattern), repl) for pattern, repl in (
+    (r"\s*([=\u00d7\u2190\u2192\u2248\u2264\u2265\u00b1\u21d2\u2208\u2260])\s*", r" \1 "),
+    (r"\s*\u00b7\s*", "\u00b7"),
+    (r"\u230a\s+", "\u230a"),
+    (r"\s+\u230b", "\u230b"),
+    (r"\u230b(?=[^\s)\],.;])", "\u230b "),
+    (r"\(\s+", "("),
+    (r"\s+\)", ")"),
+    (r"\s+", " "),
+))
+
+
 def _tidy(text: str) -> str:
+    """Spaces as a formula is read: around = \u00d7 \u2190 \u2192 ..., none around \u00b7 or inside brackets."""
     text = text.replace("\u2212", "-")
-    text = re.sub(r"\s*([=\u00d7\u2190\u2192\u2248\u2264\u2265\u00b1\u21d2\u2208\u2260])\s*", r" \1 ", text)
-    text = re.sub(r"\s*\u00b7\s*", "\u00b7", text)
-    text = re.sub(r"\u230a\s+", "\u230a", text)
-    text = re.sub(r"\s+\u230b", "\u230b", text)
-    text = re.sub(r"\u230b(?=[^\s)\],.;])", "\u230b ", text)
-    text = re.sub(r"\(\s+", "(", text)
-    text = re.sub(r"\s+\)", ")", text)
-    text = re.sub(r"\s+", " ", text)
+    for pattern, repl in _TIDY:
+        text = pattern.sub(repl, text)
     return text.strip()
 
 
