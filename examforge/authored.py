@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from examforge.errors import InputError, describe_validation_error
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 
 FORMS = ("tf", "mc", "multi", "numeric", "free")
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -242,6 +242,10 @@ class AuthoredQuestion(QuestionType):
         self.mirrors = spec.mirrors
         self.kind = spec.form
         self.forms = ("free",) if spec.form in ("numeric", "free") else (spec.form,)
+        # numeric: a typed number (graded with the tolerance below); free: the student's own
+        # words (compared with the model answer); tf, mc, multi: option letters
+        self.answer_format = AnswerFormat({"numeric": "number", "free": "open"}.get(spec.form, "choice"),
+                                          multiple=spec.form == "multi")
         self.scoring = spec.scoring
         if spec.box_height:
             self.box_height = spec.box_height
@@ -255,7 +259,7 @@ class AuthoredQuestion(QuestionType):
                 smallest = min(abs(float(v.answer)) for v in self.variants) or 1.0
                 tol = (spec.rel_tolerance or 1e-9) * smallest
             self.Answer = type("AuthoredNumericAnswer", (AuthoredAnswer,), {"grading_tol": tol})
-        from examforge.renderers.assets import register_figure
+        from examforge.assets import register_figure
 
         self.figures = {}  # the figure as written -> the name LaTeX runs use
         for v in self.variants:
@@ -339,7 +343,7 @@ class AuthoredQuestion(QuestionType):
         if self.kind == "multi":
             return ", ".join(value) if value else "none"
         if self.kind == "numeric":
-            from examforge.renderers.latex import fmt
+            from examforge.formatting import fmt
 
             return f"${fmt(value, 6)}$"
         return str(value)
@@ -347,7 +351,7 @@ class AuthoredQuestion(QuestionType):
     def key_texts(self, answer: AuthoredAnswer) -> list[str]:
         if self.kind == "free":
             return []  # the model answer is the author's LaTeX; the box is checked by position
-        from examforge.renderers.text import latex_to_text
+        from examforge.text import latex_to_text
 
         return [latex_to_text(self.answer_latex(answer))]
 
@@ -360,7 +364,7 @@ class AuthoredQuestion(QuestionType):
         if isinstance(value, tuple):
             return ", ".join(value)
         if isinstance(value, float):
-            from examforge.renderers.latex import fmt
+            from examforge.formatting import fmt
 
             return f"${fmt(value, 6)}$"
         return str(value)

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from examforge import registry
 from examforge.renderers.blocks import question_text
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 from examforge.variant import draw, make_variant
 
 

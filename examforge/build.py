@@ -24,8 +24,8 @@ from typing import Callable
 
 from examforge import fairness, pools, registry
 from examforge import layout as L
+from examforge.renderers.measure import calibration_document
 from examforge.calibration import (
-    calibration_document,
     calibration_samples,
     fallback_heights,
     heights_from_measurements,

@@ -65,7 +65,7 @@ def fallback_heights(spec: ExamSpec) -> dict[int, SlotHeights]:
     """Heights without measuring: the spec's, else the type's box height and fixed fallbacks."""
     out = {}
     for slot, s_index, q in spec.slots():
-        setup = cm_sp(FALLBACK_SETUP_CM) if _setup_slot(spec, slot, s_index) else 0
+        setup = cm_sp(FALLBACK_SETUP_CM) if setup_slot(spec, slot, s_index) else 0
         statement = _explicit_statement(q) or cm_sp(FALLBACK_STATEMENT_CM)
         boxes = _explicit_boxes(q)
         if boxes is None:
@@ -80,7 +80,7 @@ def fallback_heights(spec: ExamSpec) -> dict[int, SlotHeights]:
     return out
 
 
-def _setup_slot(spec: ExamSpec, slot: int, s_index: int) -> bool:
+def setup_slot(spec: ExamSpec, slot: int, s_index: int) -> bool:
     """The first question of a section that prints its questions' shared setup under its heading."""
     section = spec.sections[s_index]
     return section.shared_setup and slot == sum(len(s.questions) for s in spec.sections[:s_index])
@@ -102,7 +102,7 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
     variant of an authored question, a share of the draws for a computed one)."""
     samples = []
     for slot, s_index, q in spec.slots():
-        if not needs_calibration(q) and not _setup_slot(spec, slot, s_index):
+        if not needs_calibration(q) and not setup_slot(spec, slot, s_index):
             continue
         members = q.members
         where = f"{spec_path}: sections[{s_index}] question slot {slot}"
@@ -132,62 +132,6 @@ def calibration_samples(spec: ExamSpec, *, spec_path: str = "spec", draws: int =
                     qtype, seed, context=f"calibration draw {i} of slot {slot}", form=form,
                     overrides=overrides, ranges=q.ranges, where=where)))
     return samples
-
-
-def _measured_boxes(v: Variant, sketch=None, key_sketch=None) -> list[dict]:
-    """The box contents a calibration draw is measured with, exam and key: the options in each
-    arrangement (multiple choice, select all), or the one content (true/false, free response,
-    with the sketch area the exam and the key put in the box)."""
-    from examforge.renderers.exam import _answer_box
-
-    if v.choices and v.form in ("mc", "multi"):
-        return [{"suffix": f"@{a}", "exam": _answer_box(v, key=False, arrangement=a),
-                 "key": _answer_box(v, key=True, arrangement=a)} for a in ARRANGEMENTS]
-    return [{"suffix": "", "exam": _answer_box(v, key=False, sketch=sketch),
-             "key": _answer_box(v, key=True, sketch=key_sketch)}]
-
-
-def calibration_document(spec: ExamSpec, layout_geometry: dict, samples: list[Sample]) -> str:
-    from examforge.renderers.exam import memoize_figures, points_label, template_statement
-    from examforge.renderers.latex import render
-
-    from examforge.renderers.exam import exam_statement
-
-    items = []
-    slots = spec.slots()
-    for s in samples:
-        _, s_index, q = slots[s.slot]
-        parts = exam_statement(s.variant, shared_setup=spec.sections[s_index].shared_setup,
-                               sketch_in_box=not q.parts, where=f"sections[{s_index}] (question {s.slot + 1})")
-        items.append({
-            "slot": s.slot,
-            "generator": s.variant.qtype.id,
-            "seed": s.variant.seed,
-            "statement": parts.text,
-            "what": "statement",
-            "number": s.slot + 1,
-            "points": points_label(q.points),
-            "setup": parts.setup if _setup_slot(spec, s.slot, s_index) else None,
-            "boxes": _measured_boxes(s.variant, parts.sketch, parts.key_sketch),
-        })
-    firsts = {}
-    for s in samples:  # the blank template's statement must fit the slot too
-        firsts.setdefault((s.slot, s.variant.qtype.id), s)
-    items += [
-        {
-            "slot": s.slot,
-            "generator": s.variant.qtype.id,
-            "seed": s.variant.seed,
-            "statement": template_statement(s.variant),
-            "number": s.slot + 1,
-            "points": points_label(slots[s.slot][2].points),
-            "what": "template",  # measured apart: it is no draw, and only its height must fit
-            "setup": None,
-            "boxes": [],
-        }
-        for s in firsts.values()
-    ]
-    return memoize_figures(render("measure.tex.j2", g=layout_geometry, title=spec.title, course=spec.course, items=items))
 
 
 def _every_variant_measured(q: QuestionSpec) -> bool:

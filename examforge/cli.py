@@ -14,7 +14,7 @@ import click
 from examforge import __version__, registry
 from examforge.errors import ExamforgeError, InputError
 from examforge.renderers.blocks import question_latex, question_text, solution_latex
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 from examforge.variant import Variant, draw, make_variant, validate_params
 
 
@@ -479,7 +479,7 @@ def serve(host: str, port: int, workers: int | None, sets_file: Path | None) -> 
     """Serve the web drill page and its JSON API (/api) at http://HOST:PORT/."""
     import os
 
-    from examforge.drill.web import serve as run_server
+    from examforge.drill.server import serve as run_server
 
     if sets_file is not None:  # checked here, then read again by every worker process
         from examforge.drill.sets import use_in_workers

@@ -79,7 +79,7 @@ def answer_text(variant) -> str | None:
     """The answer of a free-response question as compared across slots (None for other forms)."""
     if variant.form != "free":
         return None
-    from examforge.renderers.text import latex_to_text
+    from examforge.text import latex_to_text
 
     return "".join(latex_to_text(variant.qtype.answer_latex(variant.answer)).split())
 

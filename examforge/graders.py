@@ -22,7 +22,7 @@ from pathlib import Path
 
 from examforge.csvsafe import csv_text
 from examforge.renderers.latex import Latex, escape
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 
 ANSWER_FIELDS = ["student_id", "question", "part", "answer", "points", "form", "choice", "generator", "seed",
                  "scoring", "key_texts"]

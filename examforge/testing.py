@@ -40,10 +40,12 @@ def _norm(latex: str) -> str:
     return "".join(latex.split())
 
 
-def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> list[Failure]:
-    """Every check that needs no LaTeX run, over `seeds` seeds of every form."""
+def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False,
+               overrides: dict | None = None, forms: Iterable[str] | None = None) -> list[Failure]:
+    """Every check that needs no LaTeX run, over `seeds` seeds of every form (or of `forms`),
+    each draw with `overrides` (a question option pinned as a spec pins it)."""
     from examforge.renderers.blocks import question_latex, solution_latex
-    from examforge.renderers.text import latex_to_text, normalize
+    from examforge.text import latex_to_text, normalize
 
     failures: list[Failure] = []
     authored = getattr(qtype, "authored", False)
@@ -52,11 +54,12 @@ def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> 
         failures.append(Failure(qtype.id, check, message, seed, form))
 
     drawn: dict[str, list[Variant]] = {}
-    for form in qtype.forms:
+    forms = list(qtype.forms if forms is None else forms)
+    for form in forms:
         variants = []
         for seed in range(seeds):
             try:
-                v = draw(qtype, seed, form=form)
+                v = draw(qtype, seed, form=form, overrides=overrides)
             except Exception as err:  # a check reports every failure, whatever it is
                 fail("draw", f"{type(err).__name__}: {err}", seed, form)
                 continue
@@ -67,7 +70,7 @@ def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> 
         for v in variants:
             seed = v.seed
             # deterministic, JSON round trip
-            again = draw(qtype, seed, form=form)
+            again = draw(qtype, seed, form=form, overrides=overrides)
             if again.to_json() != v.to_json():
                 fail("deterministic", "two draws of the same seed differ", seed, form)
             try:
@@ -77,7 +80,7 @@ def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> 
             except Exception as err:
                 fail("json round trip", f"{type(err).__name__}: {err}", seed, form)
             # torch answer == independent reference
-            if form == qtype.forms[0] and not authored:
+            if form == forms[0] and not authored:
                 try:
                     ref = qtype.reference(v.params)
                     if not values_agree(v.answer.model_dump(mode="json"), ref.model_dump(mode="json"),
@@ -110,8 +113,8 @@ def check_type(qtype: QuestionType, *, seeds: int = 200, bank: bool = False) -> 
         if form == "tf":
             _check_true_false(qtype, variants, fail, authored=authored)
 
-    if not authored and qtype.forms and drawn.get(qtype.forms[0]):
-        first = drawn[qtype.forms[0]][:100]
+    if not authored and forms and drawn.get(forms[0]):
+        first = drawn[forms[0]][:100]
         distinct = len({v.params.model_dump_json() for v in first})
         if len(first) == 100 and distinct < MIN_DISTINCT_IN_100:
             fail("variety", f"only {distinct} distinct variants in 100 seeds (at least {MIN_DISTINCT_IN_100})")
@@ -196,7 +199,7 @@ def compile_types(types: Iterable[QuestionType], *, seeds: int = 3, workdir: Pat
     from examforge.pdftext import pdf_text
     from examforge.renderers.compile import run_pdflatex
     from examforge.renderers.exam import DrawnQuestion, render_document
-    from examforge.renderers.text import normalize
+    from examforge.text import normalize
     from examforge.roster import Student
     from examforge.spec import ExamSpec
 

@@ -107,7 +107,20 @@ def draw(
 ) -> Variant:
     """The variant of `qtype` for `seed`. `ranges` narrow or widen the difficulty ranges;
     `overrides` replace sampled fields before solving."""
-    params_rng, layout_rng = variant_rngs(seed)
+    params = draw_params(qtype, seed, overrides=overrides, ranges=ranges, where=where)
+    return make_variant(qtype, params, form=form, seed=seed, layout_rng=variant_rngs(seed)[1])
+
+
+def draw_params(
+    qtype: QuestionType,
+    seed: int,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, Any] | None = None,
+    where: str = "",
+) -> ParamsModel:
+    """The params `draw` uses for `seed` (sampled from the seed's params stream, then overridden)."""
+    params_rng = variant_rngs(seed)[0]
     bounds = validate_ranges(qtype, ranges or {}, where=where or f"{qtype.id} ranges")
     try:
         params = qtype.sample(params_rng, bounds)
@@ -116,7 +129,7 @@ def draw(
     if overrides:
         merged = {**params.model_dump(mode="json"), **overrides}
         params = validate_params(qtype, merged, where=where or f"{qtype.id} overrides")
-    return make_variant(qtype, params, form=form, seed=seed, layout_rng=layout_rng)
+    return params
 
 
 def make_variant(
@@ -129,6 +142,9 @@ def make_variant(
 ) -> Variant:
     if form not in qtype.forms:
         raise InputError(f"{qtype.id}: form {form!r} is not offered; choose one of {', '.join(qtype.forms)}")
+    problem = qtype.form_problem(params, form)
+    if problem:
+        raise InputError(f"{qtype.id}: {problem}")
     answer = qtype.solve(params)
     choices: tuple[Choice, ...] = ()
     claim = None
@@ -246,4 +262,5 @@ def _norm(latex: str) -> str:
 
 
 
-__all__ = ["Choice", "DistractorError", "Variant", "draw", "draw_in_build", "make_variant", "validate_params", "FORMS"]
+__all__ = ["Choice", "DistractorError", "Variant", "draw", "draw_in_build", "draw_params", "make_variant",
+           "validate_params", "FORMS"]

@@ -28,7 +28,7 @@ import pikepdf
 
 from examforge.errors import VerifyError
 from examforge.pdftext import PdfDoc, frame_rules, pdf_text, same_frames
-from examforge.renderers.text import normalize
+from examforge.text import normalize
 
 SOLUTION_MARKERS = ("SOLUTION KEY", "Worked solution", "Answer:")
 

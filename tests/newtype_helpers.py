@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from examforge.cli import main
 from examforge.question import values_agree
 from examforge.renderers.blocks import question_text
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 from examforge.variant import draw
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ from PIL import Image
 
 from examforge import layout as L
 from examforge.build import draw_student
-from examforge.calibration import calibration_document, calibration_samples, heights_from_measurements, parse_measurements
+from examforge.renderers.measure import calibration_document
+from examforge.calibration import calibration_samples, heights_from_measurements, parse_measurements
 from examforge.pdftext import PdfDoc
 from examforge.renderers.compile import run_pdflatex
 from examforge.renderers.exam import Entry, geometry_context, render_batch

@@ -16,7 +16,7 @@ from examforge.bank.attention import (
 )
 from examforge.bank.tokenizer_repeated_tokens import RepeatedParams, RepeatedTokens
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.attention import (
     attention_weights, allowed_mask, same_attention_output, self_attention, temperature_value,
 )

@@ -18,7 +18,7 @@ import pytest
 from examforge import pools, registry
 from examforge.errors import InputError
 from examforge.pdftext import pdf_text
-from examforge.renderers.text import normalize
+from examforge.text import normalize
 from examforge.spec import ExamSpec
 
 from .helpers import write

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from examforge.errors import InputError
 from examforge.bank.backprop import BackpropTwoNeuron, TwoNeuronParams
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.mlp import dense_mlp_step, sgd_step, two_neuron_step
 from examforge.variant import draw, make_variant, validate_params
 
@@ -164,7 +164,7 @@ def test_rendered_seed_reads_like_the_seed():
         ({"lr": 0.0}, "Input should be greater than 0"),
         ({"x": 11.0}, "Input should be less than or equal to 10"),
         ({"w3": float("nan")}, "Input should be a finite number"),
-        ({"ask": "w3"}, "Input should be 'w1' or 'w2'"),
+        ({"ask": "w3"}, "Input should be 'w1', 'w2' or 'identity'"),
         ({"bias": 1.0}, "Extra inputs are not permitted"),
     ],
 )
@@ -182,3 +182,46 @@ def test_invalid_params_through_validate_params_name_the_field():
     with pytest.raises(InputError) as err:
         validate_params(QT, {**SEED, "lr": -0.1}, where="params.json")
     assert "params.json: field 'params.lr': value -0.1" in str(err.value)
+
+
+# -- ask identity: seed 001 Q2(d) as one question ------------------------------------------------
+
+
+def test_seed_001_problem_2d_as_the_identity_option():
+    """Q2(d) 'Replace ReLU with identity. How does dL/dw2 change?': from 0 to 1.125. The seed's key
+    (11.25) is the distractor kept_old_forward_pass; 0 (nothing changes) is another."""
+    p = params(ask="identity")
+    a = QT.solve(p)
+    assert a == QT.reference(p)
+    assert (a.compared, a.compared_before, a.compared_after) == (2, 0.0, 1.125)
+    assert a.swapped.grads == (1.125, 1.125, 0.1875) and a.swapped.y_hat == 2.25
+    wrong = QT.mistakes(p)
+    assert wrong["kept_old_forward_pass"] == 11.25 and wrong["unchanged"] == 0.0
+    v = make_variant(QT, p, form="mc", seed=0)
+    assert {c.latex for c in v.choices} >= {"$1.125$", "$11.25$", "$0$"}
+    question = normalize(latex_to_text(question_text(v)))
+    assert normalize("Now replace ReLU by the identity in both neurons") in question
+    assert normalize("What is ∂L/∂w_2 then?") in question and "η" not in latex_to_text(question_text(v))
+    text = latex_to_text(solution_latex(make_variant(QT, p, form="free", seed=0)))
+    assert "(11.25, 0, 3.75)" in text and "(1.125, 1.125, 0.1875)" in text
+    assert "goes from 0 to 1.125" in text and "SGD" not in text
+
+
+def test_identity_option_swaps_back_to_relu_for_an_identity_network():
+    # drawn with the identity: the comparison is with ReLU, which kills the unit with z < 0
+    p = params(activation="identity", ask="identity")
+    a = QT.solve(p)
+    assert a.other_activation == "relu" and a.compared == 2
+    assert (a.compared_before, a.compared_after) == (1.125, 0.0)
+    assert a == QT.reference(p)
+    text = latex_to_text(solution_latex(make_variant(QT, p, form="mc", seed=0)))
+    assert "a dead unit passes no gradient back" in text
+
+
+def test_identity_option_compares_the_one_dead_unit():
+    assert params(ask="identity", w1=-1.0, w2=0.5).compared == 1
+    assert params(ask="identity", w1=1.0, w2=0.5).compared == 2  # none dead: unit 2, unchanged
+    a = QT.solve(params(ask="identity", w1=1.0, w2=0.5))
+    assert a.compared_before == a.compared_after
+    with pytest.raises(ValidationError, match="sits on the ReLU kink"):
+        params(activation="identity", ask="identity", w2=0.0)

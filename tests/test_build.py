@@ -12,7 +12,7 @@ from examforge import registry
 from examforge.build import LayoutError, build
 from examforge.errors import LatexError
 from examforge.pdftext import pdf_text
-from examforge.renderers.text import normalize
+from examforge.text import normalize
 from examforge.verify import verify
 
 from .helpers import ROSTER_3, SMALL_SPEC, write

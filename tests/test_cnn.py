@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from examforge.bank.cnn import CnnShapeTrace, ShapeTraceParams
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
+from examforge.solvers.cnn import conv_head
 from examforge.variant import draw, make_variant
 
 QT = CnnShapeTrace()
@@ -153,3 +154,46 @@ def test_spatial_message_names_the_sizes():
 def test_example_file_round_trips():
     p = svhn()
     assert ShapeTraceParams.model_validate_json(p.model_dump_json()) == p
+
+
+# -- ask conv_head: seed 002 Problem 1.4 (replace Flatten and Linear with a convolution) -------------
+
+
+def test_seed_002_problem_1_4_a_3x3_convolution_with_10_filters():
+    """The seed's solution v1: AvgPool-2 gives 3 x 3 x 16, so 10 filters of size 3 x 3 give 1 x 1 x 10;
+    they have the Linear's 10 * (144 + 1) = 1450 parameters."""
+    p = svhn().model_copy(update={"ask": "conv_head"})
+    p = ShapeTraceParams.model_validate(p.model_dump())
+    a = QT.solve(p)
+    assert a == QT.reference(p)
+    assert (a.head.in_shape, a.head.filters, a.head.kernel, a.head.out_shape) == ((16, 3, 3), 10, (3, 3), (10, 1, 1))
+    assert a.head.params == a.head.linear_params == 1450
+    wrong = QT.mistakes(p)
+    # a 1 x 1 convolution alone keeps the 3 x 3 map (the seed's v2 needs a 3 x 3 pooling after it)
+    assert wrong["one_by_one_kernel"] == (10, 1, 1) and wrong["kernel_before_last_pool"] == (10, 6, 6)
+    v = make_variant(QT, p, form="mc", seed=0)
+    right = next(c for c in v.choices if c.mistake is None)
+    assert latex_to_text(right.latex) == "10 filters of size 3 ×3, stride 1, no padding"
+    assert "Which convolution does that?" in latex_to_text(question_text(v))
+    text = latex_to_text(solution_latex(make_variant(QT, p, form="free", seed=0)))
+    assert "(a) Flatten receives 16 ×3 ×3" in text and "10 ×(144 + 1) = 1450" in text
+    assert "in_features =" not in text  # the trace stops at Flatten: in_features was not asked
+
+
+def test_conv_head_reproduces_the_linear_layer_and_leaves_the_global_rng_alone():
+    torch.manual_seed(7)
+    before = torch.rand(3)
+    torch.manual_seed(7)
+    got = conv_head((3, 2, 5), 4)
+    assert torch.equal(torch.rand(3), before)
+    assert got == {"out_shape": (4, 1, 1), "kernel": (2, 5), "filters": 4, "params": 4 * 31, "linear_params": 4 * 31}
+
+
+def test_conv_head_with_a_hidden_linear_replaces_the_first_one():
+    p = net(CONV, {"type": "maxpool", "kernel": 2}, FLAT, {"type": "linear", "out_features": 64}, {"type": "relu"},
+            LIN, input_shape=(3, 10, 12))
+    p = ShapeTraceParams.model_validate({**p.model_dump(), "ask": "conv_head"})
+    a = QT.solve(p)
+    assert a.head.in_shape == (4, 4, 5) and a.head.kernel == (4, 5) and a.head.filters == 64
+    assert a.head.linear == "Linear-1" and a.head.params == 64 * 81
+    assert QT.mistakes(p)["classes_not_hidden_width"] == (10, 4, 5)

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from examforge.bank.cnn_fix_linear import CnnFixLinear
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.cnn import run_listed
 from examforge.variant import make_variant

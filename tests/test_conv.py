@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from examforge.errors import GenerationError
 from examforge.bank.conv import ConvForwardValues, ForwardValuesParams
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.variant import draw, make_variant
 

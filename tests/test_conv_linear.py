@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from examforge.bank.conv_im2col import ConvIm2col
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.conv import conv2d_as_matrix
 from examforge.variant import make_variant

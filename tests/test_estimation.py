@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from examforge.bank.estimation import BetaMapParams, EstimationBetaMap, EstimationGaussianMle, GaussianParams
 from examforge.renderers.blocks import solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
 from examforge.variant import draw, make_variant
 

@@ -19,7 +19,7 @@ from examforge.cli import main
 from examforge.errors import InputError, VerifyError
 from examforge.graders import grader_sheet_tex, name_order_key, typeset_sheet
 from examforge.pdftext import pdf_text
-from examforge.renderers.text import normalize
+from examforge.text import normalize
 from examforge.roster import Student
 from examforge.scan import decode_qr, parse_payload, scan, score_marked, summary
 from examforge.spec import load_spec

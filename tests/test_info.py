@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from examforge.bank.info import EntropyParams, InfoEntropy, log2_hints
 from examforge.renderers.blocks import question_text
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.prob import entropy_bits
 from examforge.variant import draw, make_variant
 

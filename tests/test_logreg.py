@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from examforge.bank.logreg import LogRegParams, LogregSgdStep
 from examforge.renderers.blocks import question_text
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.logreg import logistic_gradient_parts, logistic_sgd_step
 from examforge.variant import draw, make_variant
 

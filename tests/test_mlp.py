@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from examforge.bank.mlp import TinyMLP, TinyMLPParams, TinyMLPRanges
 from examforge.question import values_agree
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 from examforge.seeding import variant_rngs
 from examforge.solvers.mlp import ACTIVATIONS, dense_mlp_step, dense_mlp_step_custom, leaky_relu
 from examforge.variant import draw, make_variant

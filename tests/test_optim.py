@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from examforge.bank.optim import BEHAVIOURS, LRStability, LRStabilityParams, LRStabilityRanges, classify
 from examforge.figures import to_latex
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.optim import quadratic_gd
 from examforge.variant import make_variant

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from examforge import layout as L
-from examforge.calibration import calibration_document, calibration_samples, fallback_heights, heights_from_measurements, parse_measurements
+from examforge.renderers.measure import calibration_document
+from examforge.calibration import calibration_samples, fallback_heights, heights_from_measurements, parse_measurements
 from examforge.renderers.compile import run_pdflatex
 from examforge.renderers.exam import geometry_context
 from examforge.spec import ExamSpec, load_spec

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from examforge.bank.pool import PoolMaxBackward, PoolValues
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.pool import max_pool_backward
 from examforge.variant import make_variant

@@ -13,7 +13,7 @@ from examforge.bank.prob import (
     BayesParams, CltParams, HoeffdingParams, ProbBayes, ProbCltTail, ProbHoeffdingN, hoeffding_n_exact, phi_4,
 )
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.prob import bayes_posterior, hoeffding_sample_size, sample_mean_tail
 from examforge.variant import draw, make_variant, validate_ranges
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from examforge.bank.conv_receptive import ConvReceptiveField, ConvStackedVsSingle
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.solvers.receptive import conv_stack_params, receptive_fields
 from examforge.seeding import variant_rngs
 from examforge.variant import make_variant

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from examforge.bank.rnn import (
@@ -20,10 +21,10 @@ from examforge.bank.rnn import (
 )
 from examforge.question import values_agree
 from examforge.renderers.blocks import solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
 from examforge.solvers.rnn import recurrent_param_count, recurrent_parameters
-from examforge.variant import make_variant
+from examforge.variant import draw, make_variant
 
 BPTT = ScalarBPTT()
 COUNT = RecurrentParamCount()
@@ -166,3 +167,55 @@ def test_param_count_ranges():
     for seed in range(30):
         p = COUNT.sample(variant_rngs(seed)[0], r)
         assert 20 <= p.hidden_size <= 40 and 5 <= p.input_size <= 7 and p.num_layers == 2
+
+
+# -- rnn.param_count, ask length (seed 000 1.4 itself: does the count grow with T?) -------------------
+
+
+def test_seed_000_1_4_the_count_does_not_grow_linearly_with_the_length():
+    """The seed's statement 'the number of parameters in an RNN increases linearly with the sequence
+    length' is the distractor scaled_with_length; its key, False, is right."""
+    p = ParamCountParams.model_validate(COUNT.seed_example)
+    a = COUNT.solve(p)
+    assert a == COUNT.reference(p)
+    assert (a.total, a.other_len, a.other_total) == (640, 200, 640)
+    wrong = COUNT.mistakes(p)
+    assert wrong["scaled_with_length"] == 2560 and wrong["per_time_step"] == 128000
+    assert wrong["counted_hidden_states"] == 640 + 200 * 20
+    verdicts = {}
+    for seed in range(40):
+        v = make_variant(COUNT, p, form="tf", seed=seed)
+        verdicts[v.claim] = v.correct_label
+    assert verdicts["$640$"] == "True" and verdicts["$2560$"] == "False"
+    text = normalize(latex_to_text(solution_latex(make_variant(COUNT, p, form="tf", seed=0))))
+    assert normalize("It does not grow with the sequence length") in text
+
+
+def trained_parameter_count(cell: str, seq_len: int, **kw) -> int:
+    """Forward and backward through torch's module on `seq_len` steps (zero weights: no RNG);
+    the entries of every parameter that gets a gradient."""
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](**kw, device="meta")
+    module = module.to_empty(device="cpu")
+    for param in module.parameters():
+        torch.nn.init.zeros_(param)
+    out, _ = module(torch.ones(seq_len, 1, kw["input_size"]))
+    out.sum().backward()
+    return sum(param.grad.numel() for param in module.parameters() if param.grad is not None)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_sequence_of_any_length_trains_the_same_parameters(cell):
+    kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True)
+    counts = {trained_parameter_count(cell, n, **kw) for n in (1, 5, 200)}
+    assert counts == {recurrent_param_count(cell, **kw)}
+
+
+def test_the_other_length_is_a_multiple_of_t_unless_pinned():
+    lengths = set()
+    for seed in range(60):
+        v = draw(COUNT, seed, form="mc", overrides={"ask": "length"})
+        assert v.answer.other_len % v.params.seq_len == 0 and v.answer.other_len > v.params.seq_len
+        lengths.add(v.answer.other_len // v.params.seq_len)
+    assert lengths == {2, 4, 10}
+    with pytest.raises(ValidationError, match="longer_len 50 equals seq_len"):
+        ParamCountParams(cell="rnn", input_size=3, hidden_size=4, ask="length", longer_len=50)

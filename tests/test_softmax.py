@@ -19,11 +19,15 @@ from examforge.bank.softmax import (
     SoftmaxTemperature,
     TemperatureParams,
     TemperatureRanges,
+    statement_truths,
 )
+from examforge.errors import InputError
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
-from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
+from examforge.solvers.softmax import (
+    cross_entropy_gradient, softmax_jacobian, softmax_values, temperature_statement_truths,
+)
 from examforge.variant import draw, make_variant
 
 TEMP = SoftmaxTemperature()
@@ -193,3 +197,70 @@ def test_ce_validation_names_the_target():
 def test_ce_draws_cover_every_target():
     targets = {draw(CE, seed).params.target for seed in range(40)}
     assert targets >= {1, 2, 3}
+
+
+# -- softmax.temperature, ask false_statement (seed 002 MC1 itself) ---------------------------------
+
+
+def test_seed_002_mc1_which_statement_is_false_has_the_seeds_four_options():
+    """The seed's options: A 'for all z no finite T is uniform' (false: the key), B the T -> infinity
+    limit is uniform, C for z = (4, 3, 2, 1) the T -> 0 limit is (1, 0, 0, 0), D no zero components."""
+    p = TemperatureParams.model_validate(TEMP.seed_example)
+    a = TEMP.solve(p)
+    assert a == TEMP.reference(p)
+    assert a.false_statement == "uniform_never" and dict(a.truths)["uniform_never"] is False
+    v = make_variant(TEMP, p, form="mc", seed=0)
+    by_name = {c.mistake: latex_to_text(c.latex) for c in v.choices}
+    assert set(by_name) == {None, "doubted_hot_limit", "doubted_cold_limit", "doubted_positivity"}
+    assert "no finite temperature" in by_name[None]
+    assert "(1, 0, 0, 0)" in by_name["doubted_cold_limit"]
+    assert "approaches the uniform distribution" in by_name["doubted_hot_limit"]
+    text = normalize(latex_to_text(question_text(v)))
+    assert normalize("Which of the following statements is false?") in text
+    solution = normalize(latex_to_text(solution_latex(v)))
+    assert normalize("for equal logits") in solution and normalize(f"option {v.correct_letter}") in solution
+
+
+@pytest.mark.parametrize("z,t", [((4, 3, 2, 1), 2.0), ((5, -2, 5, 0), 0.5), ((2, 2, 2), 3.0), ((-9, 9), 20.0),
+                                 ((0, 1), 0.25), ((3, 3, -1, 0, 2, 1), 4.0)])
+def test_statement_truths_by_torch_agree_with_the_reasoning(z, t):
+    assert temperature_statement_truths(z, t) == statement_truths(z)
+
+
+def test_false_statements_vary_and_never_meet_the_true_statement_they_contradict():
+    seen = set()
+    for seed in range(150):
+        v = draw(TEMP, seed, form="mc", overrides={"ask": "false_statement"})
+        seen.add(v.answer.false_statement)
+        shown = {TEMP.statement_of(c.mistake, v.answer) for c in v.choices}
+        assert len(shown) == 4
+        assert not ({"cold_limit_wrong", "cold_limit_argmax"} <= shown or {"hot_limit_argmax", "hot_limit_uniform"} <= shown
+                    or {"zero_for_small_t", "all_positive"} <= shown
+                    or {"hotter_raises_max", "hotter_lowers_max"} <= shown)
+        truths = dict(v.answer.truths)
+        assert [truths[n] for n in shown].count(False) == 1
+    assert seen == {"uniform_never", "cold_limit_wrong", "hot_limit_argmax", "zero_for_small_t",
+                    "hotter_raises_max", "doubling_invariant"}
+
+
+def test_false_statement_validation_and_forms():
+    with pytest.raises(ValidationError, match="'doubling_invariant' is true for the equal logits"):
+        TemperatureParams(z=(2, 2, 2), temperature=1.0, ask="false_statement", statement="doubling_invariant")
+    equal = TemperatureParams(z=(2, 2, 2), temperature=1.0, ask="false_statement")
+    assert not statement_truths(equal.z)[equal.false_statement]
+    with pytest.raises(InputError, match="ask 'false_statement' asks which of four statements is false: use form mc"):
+        draw(TEMP, 0, form="tf", overrides={"ask": "false_statement"})
+
+
+def test_true_false_and_choice_keys_work_through_what_was_asked_only():
+    """A true/false or multiple-choice key on the values does not work through the limits, and
+    one on the T -> 0+ limit does not compute the values (issue 13, item 4)."""
+    values = TemperatureParams(z=(2, -1, 0, 1), temperature=2.0, ask="values")
+    cold = TemperatureParams(z=(2, -1, 0, 1), temperature=2.0, ask="cold_limit")
+    for form in ("tf", "mc"):
+        text = latex_to_text(solution_latex(make_variant(TEMP, values, form=form, seed=1)))
+        assert "(0.4551, 0.1015, 0.1674, 0.276)" in text and "T →∞" not in text and "(b)" not in text
+        text = latex_to_text(solution_latex(make_variant(TEMP, cold, form=form, seed=1)))
+        assert "(1, 0, 0, 0)" in text and "0.4551" not in text and "(d)" not in text
+    text = latex_to_text(solution_latex(make_variant(TEMP, values, form="free", seed=1)))
+    assert all(f"({part})" in text for part in "abcd")

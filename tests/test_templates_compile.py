@@ -11,7 +11,7 @@ from examforge import registry
 from examforge.pdftext import pdf_text
 from examforge.renderers.compile import run_pdflatex
 from examforge.renderers.exam import DrawnQuestion, render_document
-from examforge.renderers.text import normalize
+from examforge.text import normalize
 from examforge.roster import Student
 from examforge.spec import ExamSpec
 from examforge.variant import draw

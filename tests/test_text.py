@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from examforge import registry
-from examforge.renderers import text as T
+from examforge import text as T
 from examforge.variant import draw
 
 

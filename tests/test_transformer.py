@@ -16,7 +16,7 @@ from examforge.bank.transformer import (
     TeacherForcingLoss, VisibilityParams, evaluate, human_bytes,
 )
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text
+from examforge.text import latex_to_text
 from examforge.solvers.attention import visible_inputs
 from examforge.solvers.transformer import block_activations, kv_cache
 from examforge.variant import draw, make_variant

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from examforge.bank.tree import InfoGainParams, TreeInformationGain
 from examforge.renderers.blocks import question_text, solution_latex
-from examforge.renderers.text import latex_to_text, normalize
+from examforge.text import latex_to_text, normalize
 from examforge.variant import draw, make_variant
 
 QT = TreeInformationGain()

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.attention import dot_product_score_moments
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.drawing import draw_until, nice
 from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.mlp import two_neuron_step
 
@@ -30,11 +30,14 @@ class TwoNeuronParams(ParamsModel):
     w3: Scalar
     lr: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
     activation: Literal["relu", "identity"] = "relu"
-    ask: Literal["w1", "w2"] = "w1"  # the weight whose updated value the multiple-choice form asks for
+    # "w1"/"w2": the weight whose updated value the multiple-choice form asks for; "identity"
+    # (seed 001 Q2(d), never drawn: a spec asks for it): swap the activation (ReLU for the
+    # identity, or back) and ask how the gradient of one weight changes
+    ask: Literal["w1", "w2", "identity"] = "w1"
 
     @model_validator(mode="after")
     def _off_the_kink(self):
-        if self.activation == "relu":
+        if self.activation == "relu" or self.ask == "identity":
             for i, w in ((1, self.w1), (2, self.w2)):
                 if w * self.x == 0:
                     raise ValueError(
@@ -42,6 +45,23 @@ class TwoNeuronParams(ParamsModel):
                         f"where the derivative is undefined; choose nonzero w{i} and x"
                     )
         return self
+
+    # -- ask "identity" ----------------------------------------------------------------------
+    @property
+    def other_activation(self) -> str:
+        return "identity" if self.activation == "relu" else "relu"
+
+    @property
+    def swapped(self) -> "TwoNeuronParams":
+        """The same network with the other activation."""
+        return TwoNeuronParams.model_validate({**self.model_dump(), "activation": self.other_activation, "ask": "w1"})
+
+    @property
+    def compared(self) -> int:
+        """The unit whose weight the comparison asks about: the one a ReLU leaves dead (z < 0)
+        when exactly one is, as in the seed; unit 2 otherwise."""
+        dead = [i for i, w in ((1, self.w1), (2, self.w2)) if w * self.x < 0]
+        return dead[0] if len(dead) == 1 else 2
 
 
 class UnitTrace(BaseModel):
@@ -87,8 +107,18 @@ class TwoNeuronAnswer(AnswerModel):
     new_weights: tuple[float, float, float]
     dead: tuple[str, ...]  # e.g. ("neuron 2",) for a ReLU unit with z < 0
     units: tuple[UnitTrace, UnitTrace]
-    asked: Literal["w1", "w2"]
+    asked: Literal["w1", "w2", "identity"]
     asked_new_w: float  # the multiple-choice quantity
+    # ask identity: the whole pass again with the other activation, the unit compared, and its
+    # gradient before and after the swap (the multiple-choice quantity)
+    swapped: "TwoNeuronAnswer | None" = None
+    other_activation: Literal["relu", "identity", ""] = ""
+    compared: int = 0
+    compared_before: float = 0.0
+    compared_after: float = 0.0
+
+
+_ACT_NAME = {"relu": "ReLU", "identity": "the identity"}
 
 
 def _chain(p: TwoNeuronParams, *, relu_masks: bool = True, half: bool = True) -> dict[str, float]:
@@ -111,7 +141,7 @@ def _chain(p: TwoNeuronParams, *, relu_masks: bool = True, half: bool = True) ->
     }
 
 
-def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
+def _answer(p: TwoNeuronParams, v: dict[str, float], swapped: "TwoNeuronAnswer | None" = None) -> TwoNeuronAnswer:
     v = {k: clean(x) for k, x in v.items()}
     new = {i: v[f"new_w{i}"] for i in (1, 2, 3)}
     grads = (v["grad_w1"], v["grad_w2"], v["grad_w3"])
@@ -125,6 +155,11 @@ def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
         )
         for i, w in ((1, p.w1), (2, p.w2))
     )
+    swap = {}
+    if swapped is not None:
+        i = p.compared
+        swap = dict(swapped=swapped, other_activation=p.other_activation, compared=i, compared_before=v[f"grad_w{i}"],
+                    compared_after=swapped.grads[i - 1])
     return TwoNeuronAnswer(
         **v,
         units=units,
@@ -132,7 +167,8 @@ def _answer(p: TwoNeuronParams, v: dict[str, float]) -> TwoNeuronAnswer:
         new_weights=(new[1], new[2], new[3]),
         dead=dead,
         asked=p.ask,
-        asked_new_w=new[int(p.ask[1])],
+        asked_new_w=new[int(p.ask[1])] if p.ask != "identity" else new[p.compared],
+        **swap,
     )
 
 
@@ -229,6 +265,9 @@ class BackpropTwoNeuron(QuestionType):
 
     # -- solving -------------------------------------------------------------------
     def solve(self, p: TwoNeuronParams) -> TwoNeuronAnswer:
+        return self._solve(p, self._solve(p.swapped) if p.ask == "identity" else None)
+
+    def _solve(self, p: TwoNeuronParams, swapped: TwoNeuronAnswer | None = None) -> TwoNeuronAnswer:
         r = two_neuron_step(p.x, p.y, p.w1, p.w2, p.w3, act=p.activation, lr=p.lr)
         v, g = r.values, r.value_grads
         # local derivatives of the activation, read off autograd: da/dz = (dL/dz) / (dL/da)
@@ -245,30 +284,37 @@ class BackpropTwoNeuron(QuestionType):
             "dL_dz1": g["z1"], "dL_dz2": g["z2"],
             "grad_w1": r.grads["w1"], "grad_w2": r.grads["w2"], "grad_w3": r.grads["w3"],
             "new_w1": r.new_params["w1"], "new_w2": r.new_params["w2"], "new_w3": r.new_params["w3"],
-        })
+        }, swapped)
 
     def reference(self, p: TwoNeuronParams) -> TwoNeuronAnswer:
+        swapped = self.reference(p.swapped) if p.ask == "identity" else None
         v = _chain(p)
         for i, w in ((1, p.w1), (2, p.w2), (3, p.w3)):
             v[f"new_w{i}"] = w - p.lr * v[f"grad_w{i}"]
-        return _answer(p, v)
+        return _answer(p, v, swapped)
 
     # -- presentation ------------------------------------------------------------------
     def answer_latex(self, a: TwoNeuronAnswer) -> str:
         # Kept to one line: after "Answer: B" the shared box has few spaces to stretch, so a
         # break inside this line would run into the margin. y_hat and L are in the solution.
+        if a.asked == "identity":
+            return rf"gradients ${fmt(a.grads)}$; with {_ACT_NAME[a.other_activation]}: ${fmt(a.swapped.grads)}$"
         return rf"gradients ${fmt(a.grads)}$; new weights ${fmt(a.new_weights)}$"
 
     def key_texts(self, a: TwoNeuronAnswer) -> list[str]:
         # The two tuples read the same in latex_to_text and in pdftotext (no subscripts);
         # the worked solution ends with them too.
+        if a.asked == "identity":
+            return [str(fmt(a.swapped.grads))]
         return [str(fmt(a.grads)), str(fmt(a.new_weights))]
 
     # -- multiple choice ---------------------------------------------------------------
     def choice_value(self, a: TwoNeuronAnswer) -> float:
-        return a.asked_new_w
+        return a.compared_after if a.asked == "identity" else a.asked_new_w
 
     def mistakes(self, p: TwoNeuronParams) -> dict[str, float]:
+        if p.ask == "identity":
+            return self._swap_mistakes(p)
         i = int(p.ask[1])
         w = p.w1 if i == 1 else p.w2
         right = _chain(p)
@@ -284,4 +330,18 @@ class BackpropTwoNeuron(QuestionType):
             "forgot_lr": w - g,
             "no_half_in_loss": w - p.lr * no_half[f"grad_w{i}"],
             "activation_for_input": w - p.lr * d_z * right[f"a{i}"],
+        }
+
+    def _swap_mistakes(self, p: TwoNeuronParams) -> dict[str, float]:
+        """Wrong values of dL/dw_i after swapping the activation (i = p.compared)."""
+        i = p.compared
+        before, after = _chain(p), _chain(p.swapped)
+        return {
+            # the seed's key: the old pass's upstream gradient times the new local derivative
+            "kept_old_forward_pass": before["dL_da"] * after[f"act_grad{i}"] * p.x,
+            "unchanged": before[f"grad_w{i}"],
+            "forgot_w3_in_chain": after["dL_dyhat"] * after[f"act_grad{i}"] * p.x,
+            "forgot_x_in_chain": after[f"dL_dz{i}"],
+            "no_half_in_loss": 2 * after[f"grad_w{i}"],
+            "activation_for_input": after[f"dL_dz{i}"] * after[f"a{i}"],
         }

@@ -7,12 +7,12 @@ from functools import lru_cache
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import escape, shape
-from examforge.solvers.cnn import trace_shapes
+from examforge.formatting import escape, shape
+from examforge.solvers.cnn import conv_head, trace_shapes
 
 # -- params ------------------------------------------------------------------------------------
 
@@ -92,7 +92,9 @@ def _spatial(n: int, kernel: int, stride: int, padding: int) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
-class ShapeTraceParams(ParamsModel):
+class NetworkParams(ParamsModel):
+    """A small CNN: an input shape and its layers (shared with cnn.fix_linear)."""
+
     input_shape: tuple[
         Annotated[int, Field(ge=1, le=512)],
         Annotated[int, Field(ge=1, le=1024)],
@@ -147,11 +149,35 @@ class ShapeTraceParams(ParamsModel):
     def n_classes(self) -> int:
         return self.layers[-1].out_features if self.layers[-1].type == "linear" else 0
 
+    @property
+    def flatten_at(self) -> int:
+        return next(i for i, layer in enumerate(self.layers) if layer.type == "flatten")
+
+
+class ShapeTraceParams(NetworkParams):
+    # "trace": shapes, parameters, in_features; "conv_head" (seed 002 Problem 1.4, never drawn:
+    # a spec asks for it): the convolution that replaces Flatten and the first Linear
+    ask: Literal["trace", "conv_head"] = "trace"
+
 
 # -- answer ------------------------------------------------------------------------------------
 
 
-class ShapeTraceAnswer(AnswerModel):
+class ConvHead(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    in_shape: tuple[int, int, int]  # what Flatten receives
+    filters: int
+    kernel: tuple[int, int]
+    out_shape: tuple[int, int, int]  # filters x 1 x 1
+    linear: str  # the name of the Linear it replaces
+    params: int  # filters * (C*H*W + 1)
+    linear_params: int  # the replaced Linear's: the same
+
+
+class TraceAnswer(AnswerModel):
+    """The layer-by-layer trace of a network (shared with cnn.fix_linear)."""
+
     shapes: tuple[tuple[int, ...], ...]  # output shape after each layer, batch dimension dropped
     params: tuple[int, ...]  # trainable parameters per layer, biases included
     flatten_dim: int  # in_features of the first linear layer
@@ -160,6 +186,13 @@ class ShapeTraceAnswer(AnswerModel):
     in_shapes: tuple[tuple[int, ...], ...]  # input shape of each layer
     spans: tuple[tuple[int, int] | None, ...]  # N + 2P - K per spatial axis (conv and pool)
     floors: tuple[tuple[int, int] | None, ...]  # floor(span / S) per spatial axis
+
+
+class ShapeTraceAnswer(TraceAnswer):
+    asked: Literal["trace", "conv_head"] = "trace"
+    # ask conv_head: the convolution replacing Flatten and the first Linear, on the C x H x W map
+    # Flatten receives: H x W filters, one per output feature, stride 1, no padding
+    head: ConvHead | None = None
 
 
 def _steps(layer, in_shape: tuple[int, ...]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
@@ -280,6 +313,14 @@ class CnnShapeTrace(QuestionType):
         for layer, (spans, floors), out in zip(p.layers, steps, shapes):
             if floors is not None and (floors[0] + 1, floors[1] + 1) != tuple(out[1:]):
                 raise ArithmeticError(f"{self.id}: torch shape {out} disagrees with the floor formula")
+        head = None
+        ask = getattr(p, "ask", "trace")  # cnn.fix_linear's networks have no ask
+        if ask == "conv_head":
+            c, h, w = in_shapes[p.flatten_at]
+            got = conv_head((c, h, w), p.layers[p.first_linear].out_features)
+            head = ConvHead(in_shape=(c, h, w), filters=got["filters"], kernel=got["kernel"],
+                            out_shape=got["out_shape"], linear=p.names[p.first_linear], params=got["params"],
+                            linear_params=got["linear_params"])
         return ShapeTraceAnswer(
             shapes=tuple(tuple(s) for s in shapes),
             params=tuple(params),
@@ -289,6 +330,8 @@ class CnnShapeTrace(QuestionType):
             in_shapes=tuple(in_shapes),
             spans=tuple(s for s, _ in steps),
             floors=tuple(f for _, f in steps),
+            asked=ask,
+            head=head,
         )
 
     def reference(self, p: ShapeTraceParams) -> ShapeTraceAnswer:
@@ -319,6 +362,16 @@ class CnnShapeTrace(QuestionType):
             params.append(count)
             spans.append(span)
             floors.append(floor)
+        head = None
+        ask = getattr(p, "ask", "trace")  # cnn.fix_linear's networks have no ask
+        if ask == "conv_head":
+            # a kernel as large as the map fits once: a 1 x 1 output per filter, whose C*H*W
+            # weights and bias are one row of the Linear's weight matrix and its bias
+            c, h, w = in_shapes[p.flatten_at]
+            out = p.layers[p.first_linear].out_features
+            head = ConvHead(in_shape=(c, h, w), filters=out, kernel=(h, w), out_shape=(out, 1, 1),
+                            linear=layer_names(p.layers)[p.first_linear], params=out * (c * h * w + 1),
+                            linear_params=params[p.first_linear])
         return ShapeTraceAnswer(
             shapes=tuple(shapes),
             params=tuple(params),
@@ -328,11 +381,17 @@ class CnnShapeTrace(QuestionType):
             in_shapes=tuple(in_shapes),
             spans=tuple(spans),
             floors=tuple(floors),
+            asked=ask,
+            head=head,
         )
 
     # -- presentation ------------------------------------------------------------------------
 
     def answer_latex(self, a: ShapeTraceAnswer) -> str:
+        if a.asked == "conv_head":
+            hd = a.head
+            return (f"{_conv_text((hd.filters, *hd.kernel))}: output ${shape(hd.out_shape)}$, "
+                    f"{hd.params} parameters, as many as {escape(hd.linear)}")
         shapes = ", ".join(f"{escape(name)} ${shape(s)}$" for name, s in zip(a.names, a.shapes))
         counts = ", ".join(f"{escape(name)} {n}" for name, n in zip(a.names, a.params) if n)
         return (
@@ -342,12 +401,30 @@ class CnnShapeTrace(QuestionType):
         )
 
     def key_texts(self, a: ShapeTraceAnswer) -> list[str]:
+        if a.asked == "conv_head":
+            kh, kw = a.head.kernel
+            return [f"{a.head.filters} filters of size {kh} x {kw}", f"{a.head.params} parameters"]
         return [f"in_features = {a.flatten_dim}", f"{a.total_params} trainable parameters"]
 
-    def choice_value(self, a: ShapeTraceAnswer) -> int:
+    answer_format = AnswerFormat("number")  # in_features; see variant_format
+
+    def variant_format(self, p: ShapeTraceParams) -> AnswerFormat:
+        # the convolution that replaces Flatten and Linear is described in words and numbers: picked
+        return AnswerFormat("choice") if getattr(p, "ask", "trace") == "conv_head" else AnswerFormat("number")
+
+    def choice_value(self, a: ShapeTraceAnswer):
+        if a.asked == "conv_head":
+            return (a.head.filters, *a.head.kernel)
         return a.flatten_dim
 
-    def mistakes(self, p: ShapeTraceParams) -> dict[str, int]:
+    def choice_latex(self, value) -> str:
+        if isinstance(value, tuple):
+            return _conv_text(value)
+        return super().choice_latex(value)
+
+    def mistakes(self, p: ShapeTraceParams) -> dict:
+        if getattr(p, "ask", "trace") == "conv_head":
+            return _head_mistakes(p)
         pools = [i for i, layer in enumerate(p.layers) if layer.type in ("maxpool", "avgpool")]
         has_padding = any(layer.type == "conv" and layer.padding for layer in p.layers)
         final = _wrong_trace(p)
@@ -368,7 +445,13 @@ class CnnShapeTrace(QuestionType):
             if v is not None
         }
 
-    def fallback_mistakes(self, p: ShapeTraceParams, a: ShapeTraceAnswer) -> dict[str, int]:
+    def fallback_mistakes(self, p: ShapeTraceParams, a: ShapeTraceAnswer) -> dict:
+        if getattr(a, "asked", "trace") == "conv_head":  # cnn.fix_linear's answers have no asked
+            f, kh, kw = self.choice_value(a)
+            out = {"kernel_one_too_large": (f, kh + 1, kw + 1), "doubled_filters": (2 * f, kh, kw)}
+            if kh > 1 and kw > 1:
+                out["kernel_one_too_small"] = (f, kh - 1, kw - 1)
+            return out
         c, h, w = a.in_shapes[next(i for i, layer in enumerate(p.layers) if layer.type == "flatten")]
         out = {
             "spatial_plus_one": c * (h + 1) * (w + 1),
@@ -406,3 +489,31 @@ def _wrong_trace(
         if layer.type == "conv":
             c = layer.out_channels
     return None
+
+
+def _conv_text(value) -> str:
+    """'10 filters of size 3 x 3, stride 1, no padding' for (filters, kernel height, kernel width)."""
+    filters, kh, kw = value
+    return rf"{filters} filters of size ${kh} \times {kw}$, stride 1, no padding"
+
+
+def _head_mistakes(p: ShapeTraceParams) -> dict[str, tuple[int, int, int]]:
+    """Wrong convolutions for Flatten + the first Linear (seed 002 Problem 1.4)."""
+    shapes, _ = trace_shapes(p.input_shape, [layer.model_dump() for layer in p.layers])
+    ins = [tuple(p.input_shape)] + [tuple(s) for s in shapes[:-1]]
+    c, h, w = ins[p.flatten_at]
+    out = p.layers[p.first_linear].out_features
+    right = (out, h, w)
+    wrong = {
+        "one_by_one_kernel": (out, 1, 1),  # keeps the h x w map: out x h x w, not out x 1 x 1
+        "filters_as_input_channels": (c, h, w),
+        "filters_as_flattened_size": (c * h * w, h, w),
+        "kernel_is_the_image": (out, p.input_shape[1], p.input_shape[2]),
+    }
+    pools = [i for i in range(p.flatten_at) if p.layers[i].type in ("maxpool", "avgpool")]
+    if pools:
+        _, h0, w0 = ins[pools[-1]]
+        wrong["kernel_before_last_pool"] = (out, h0, w0)
+    if p.first_linear != len(p.layers) - 1:
+        wrong["classes_not_hidden_width"] = (p.n_classes, h, w)
+    return {name: v for name, v in wrong.items() if v != right}

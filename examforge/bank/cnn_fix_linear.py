@@ -7,10 +7,10 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, model_validator
 
-from examforge.bank.cnn import CnnShapeTrace, ShapeTraceAnswer, ShapeTraceParams, ShapeTraceRanges
+from examforge.bank.cnn import CnnShapeTrace, NetworkParams, ShapeTraceRanges, TraceAnswer
 from examforge.question import QuestionType, generic_fallbacks
 from examforge.registry import register
-from examforge.renderers.latex import Latex, escape
+from examforge.formatting import Latex, escape
 from examforge.solvers.cnn import run_listed
 
 _TRACE = CnnShapeTrace()
@@ -39,7 +39,7 @@ def _module_lines(layer, in_channels: int, in_features: int) -> list[str]:
     return [linear_line(in_features, layer.out_features) + ","]
 
 
-class FixLinearParams(ShapeTraceParams):
+class FixLinearParams(NetworkParams):
     listed_in_features: Annotated[int, Field(ge=1, le=1_000_000)]  # what the buggy listing says
 
     @model_validator(mode="after")
@@ -84,7 +84,7 @@ class FixLinearParams(ShapeTraceParams):
         return next(i + 1 for i, line in enumerate(self.code_lines) if line.strip().startswith(target))
 
 
-class FixLinearAnswer(ShapeTraceAnswer):
+class FixLinearAnswer(TraceAnswer):
     fixed_line: str  # e.g. nn.Linear(144, 10)
     listed_line: str
     wrong_line: int  # 1-based line number in the listing
@@ -113,7 +113,7 @@ class CnnFixLinear(QuestionType):
         if not wrong:
             wrong = [v for v in _TRACE.fallback_mistakes(net, _TRACE.reference(net)).values() if v != right]
         listed = int(wrong[int(rng.integers(len(wrong)))])
-        return FixLinearParams(**net.model_dump(), listed_in_features=listed)
+        return FixLinearParams(**net.model_dump(exclude={"ask"}), listed_in_features=listed)
 
     def solve(self, p: FixLinearParams) -> FixLinearAnswer:
         trace = _TRACE.solve(p)
@@ -130,10 +130,10 @@ class CnnFixLinear(QuestionType):
         return self._answer(p, trace, p.listed_in_features != trace.flatten_dim)
 
     @staticmethod
-    def _answer(p: FixLinearParams, trace: ShapeTraceAnswer, fails: bool) -> FixLinearAnswer:
+    def _answer(p: FixLinearParams, trace: TraceAnswer, fails: bool) -> FixLinearAnswer:
         out = p.layers[p.first_linear].out_features
         return FixLinearAnswer(
-            **trace.model_dump(),
+            **trace.model_dump(exclude={"asked", "head"}),
             fixed_line=linear_line(trace.flatten_dim, out),
             listed_line=linear_line(p.listed_in_features, out),
             wrong_line=p.wrong_line,

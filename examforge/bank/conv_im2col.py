@@ -10,9 +10,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import shape
+from examforge.formatting import shape
 from examforge.solvers.conv import conv2d_as_matrix
 
 MAX_D_IN = 1024  # flattened input size: keeps torch's A (d_out x d_in) small
@@ -119,6 +119,7 @@ class ConvIm2col(QuestionType):
                "fraction of constrained entries)")
     Params = Im2colParams
     Answer = Im2colAnswer
+    answer_format = AnswerFormat("choice")  # a fraction a/b the options print as one number: picked, not typed
     Ranges = Im2colRanges
     seed_example = {"height": 6, "width": 6, "in_channels": 3, "out_channels": 2, "kernel": 3, "stride": 1}
     seed_note = (

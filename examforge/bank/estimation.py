@@ -12,9 +12,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
 
@@ -82,6 +82,7 @@ class EstimationGaussianMle(QuestionType):
     mirrors = "003 Q10 (MLE for a Gaussian; the seed derives it symbolically, here with numbers)"
     Params = GaussianParams
     Answer = GaussianAnswer
+    answer_format = AnswerFormat("vector", labels=("μ̂ = ", ", σ̂² = ", ""))
     Ranges = GaussianRanges
     # The seed question has no numbers; this is a small worked instance of it.
     seed_example = {"samples": [2, 4, 4, 4, 5, 5, 7, 9], "context": "measurement"}
@@ -243,6 +244,7 @@ class EstimationBetaMap(QuestionType):
     mirrors = "003 Q11 (MAP vs MLE, Beta-Bernoulli; the seed is symbolic, here with numbers)"
     Params = BetaMapParams
     Answer = BetaMapAnswer
+    answer_format = AnswerFormat("number", percent=True)  # a probability
     Ranges = BetaMapRanges
     # The seed has no numbers; Beta(2, 2) is its "Laplace smoothing" prior.
     seed_example = {"alpha": 2, "beta": 2, "k": 3, "n": 10, "context": "coin"}

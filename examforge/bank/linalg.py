@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.linalg import identity_plus_ones, rayleigh_quotient, symmetric_spectrum
 
@@ -112,7 +112,7 @@ class LinalgRankOneEigenvalues(QuestionType):
         return f"{a.spectrum_latex}; $\\det A = {fmt(a.determinant)}$"
 
     def key_texts(self, a: RankOneAnswer) -> list[str]:
-        from examforge.renderers.text import latex_to_text
+        from examforge.text import latex_to_text
 
         return [latex_to_text(a.spectrum_latex)]
 

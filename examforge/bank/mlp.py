@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.drawing import draw_until, nice
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.mlp import ACTIVATIONS, dense_mlp_step_custom, leaky_relu
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.drawing import pick, short_decimal
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt, frac
+from examforge.formatting import fmt, frac
 from examforge.solvers import clean
 from examforge.solvers import DTYPE
 from examforge.solvers.expectation import uniform_optimal_prediction

@@ -10,9 +10,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until, nice
+from examforge.bank._options import params_rng
 from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt
+from examforge.formatting import fmt
 from examforge.solvers import clean
 from examforge.solvers.rnn import recurrent_param_count, recurrent_parameters, scalar_rnn_step
 
@@ -284,6 +285,9 @@ _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 _CONFUSED_GATES = {"rnn": 4, "lstm": 3, "gru": 4}  # the gate count of the cell most often mixed up
 
 
+_LONGER = (2, 4, 10)  # ask "length": the other sequence length is this many times T
+
+
 class ParamCountParams(ParamsModel):
     cell: Literal["rnn", "lstm", "gru"]
     input_size: Annotated[int, Field(ge=1, le=4096)]
@@ -291,6 +295,24 @@ class ParamCountParams(ParamsModel):
     num_layers: Annotated[int, Field(ge=1, le=4)] = 1
     bidirectional: bool = False
     seq_len: Annotated[int, Field(ge=1, le=100_000)] = 50
+    # "count": how many parameters; "length" (seed 000 1.4, never drawn: a spec asks for it):
+    # how many on sequences of another length, i.e. does the count grow with T?
+    ask: Literal["count", "length"] = "count"
+    longer_len: Annotated[int, Field(ge=2, le=1_000_000)] | None = None  # ask length: T' (None: 2, 4 or 10 times T)
+
+    @model_validator(mode="after")
+    def _other_length(self):
+        if self.longer_len is not None and self.longer_len == self.seq_len:
+            raise ValueError(f"longer_len {self.longer_len} equals seq_len: give a different sequence length")
+        return self
+
+    @property
+    def other_len(self) -> int:
+        """T' for ask length."""
+        if self.longer_len is not None:
+            return self.longer_len
+        rng = params_rng(self, exclude=("ask", "longer_len"))
+        return _LONGER[int(rng.integers(len(_LONGER)))] * self.seq_len
 
 
 class ParamCountRanges(RangesModel):
@@ -318,6 +340,9 @@ class ParamCountAnswer(AnswerModel):
     gates: int
     layers: tuple[LayerCount, ...]
     single_bias_total: int  # the same network with one bias vector per gate
+    asked: Literal["count", "length"] = "count"
+    other_len: int = 0  # ask length: T'
+    other_total: int = 0  # ask length: the parameters trained on sequences of length T'
 
 
 def _count_by_formula(p: ParamCountParams, *, gates: int | None = None, biases: int = 2,
@@ -354,17 +379,22 @@ class RecurrentParamCount(QuestionType):
         "no_bias": "You left out the biases.",
         "every_layer_reads_input": "You gave every layer the input size; layers after the first read the previous layer's hidden state (twice its size when bidirectional).",
         "one_direction_only": "You counted one direction: a bidirectional layer has a second, independent set of weights.",
+        "scaled_with_length": "You scaled the count with the sequence length: the same weights are reused at every time step.",
+        "per_time_step": "You counted a copy of the weights per time step: an RNN reuses one set at every step.",
+        "counted_hidden_states": "You counted the hidden states of every step: they are activations (memory), not parameters.",
     }
-    summary = "Trainable parameters of a (stacked, optionally bidirectional) RNN, LSTM or GRU; independent of sequence length."
+    summary = ("Trainable parameters of a (stacked, optionally bidirectional) RNN, LSTM or GRU; independent of "
+               "sequence length (ask: length asks the count on longer sequences).")
     mirrors = "000 1.4 (the number of parameters in an RNN does not grow with the sequence length)"
     Params = ParamCountParams
     Answer = ParamCountAnswer
     Ranges = ParamCountRanges
     forms = ("free", "mc", "tf")
     # 000 1.4 has no sizes (its key, False, is right): a one-layer vanilla RNN with our own
-    # sizes, run on length-50 sequences: 640 parameters for any length.
+    # sizes, run on length-50 and then length-200 sequences: 640 parameters for any length,
+    # not the 2560 that "grows linearly with the sequence length" claims.
     seed_example = {"cell": "rnn", "input_size": 10, "hidden_size": 20, "num_layers": 1,
-                    "bidirectional": False, "seq_len": 50}
+                    "bidirectional": False, "seq_len": 50, "ask": "length", "longer_len": 200}
     box_height = "3.5cm"
 
     def sample(self, rng: np.random.Generator, ranges: ParamCountRanges) -> ParamCountParams:
@@ -400,13 +430,22 @@ class RecurrentParamCount(QuestionType):
         if sum(layer.count for layer in layers) != total:
             raise ArithmeticError(f"{self.id}: per-layer counts disagree with torch's total")
         single = total - sum(d * layer.bias for layer in layers)  # drop one of b_ih, b_hh
+        other = {}
+        if p.ask == "length":
+            # torch's module takes no sequence length: the parameters exist before any input is
+            # seen, and a sequence of any length runs through the same ones (tests/test_rnn.py
+            # runs forward and backward at several lengths and counts the gradients).
+            other = dict(asked="length", other_len=p.other_len, other_total=recurrent_param_count(p.cell, **kw))
         return ParamCountAnswer(total=total, gates=w_hh[0] // p.hidden_size, layers=tuple(layers),
-                                single_bias_total=single)
+                                single_bias_total=single, **other)
 
     def reference(self, p: ParamCountParams) -> ParamCountAnswer:
         total, layers = _count_by_formula(p)
         single, _ = _count_by_formula(p, biases=1)
-        return ParamCountAnswer(total=total, gates=_GATES[p.cell], layers=tuple(layers), single_bias_total=single)
+        # the formula has no T in it: the same weights serve every time step
+        other = dict(asked="length", other_len=p.other_len, other_total=total) if p.ask == "length" else {}
+        return ParamCountAnswer(total=total, gates=_GATES[p.cell], layers=tuple(layers), single_bias_total=single,
+                                **other)
 
     def answer_latex(self, a: ParamCountAnswer) -> str:
         return rf"{fmt(a.total)} trainable parameters, whatever the sequence length"
@@ -415,10 +454,19 @@ class RecurrentParamCount(QuestionType):
         return [f"{a.total} trainable parameters"]
 
     def choice_value(self, a: ParamCountAnswer) -> int:
-        return a.total
+        return a.other_total if a.asked == "length" else a.total
 
     def mistakes(self, p: ParamCountParams) -> dict[str, int]:
         total, _ = _count_by_formula(p)
+        if p.ask == "length":
+            d = 2 if p.bidirectional else 1
+            wrong = {
+                "scaled_with_length": round(total * p.other_len / p.seq_len),
+                "per_time_step": total * p.other_len,
+                "counted_hidden_states": total + p.other_len * d * p.hidden_size * p.num_layers,
+                "single_bias": _count_by_formula(p, biases=1)[0],
+            }
+            return {name: v for name, v in wrong.items() if v != total}
         wrong = {
             "single_bias": _count_by_formula(p, biases=1)[0],
             "depends_on_length": total * p.seq_len,

@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
-from examforge.renderers.latex import fmt, frac, matrix
+from examforge.formatting import Latex, fmt, frac, matrix
 from examforge.solvers import clean
-from examforge.solvers.softmax import cross_entropy_gradient, softmax_jacobian, softmax_values
+from examforge.solvers.softmax import (
+    cross_entropy_gradient, softmax_jacobian, softmax_values, temperature_statement_truths,
+)
+from examforge.bank._options import params_rng
 
 
 def _rounded(values) -> tuple:
@@ -55,11 +58,83 @@ class ClassesRanges(RangesModel):
 
 Logit = Annotated[int, Field(ge=-9, le=9)]
 
+_S = r"$\operatorname{softmax}_T(\mathbf{z})$"
+# Statements about softmax_T(z) for "which statement is false?" (seed 002 MC1). The true ones,
+# in the order the options take them; a student who calls one of them false made the mistake
+# named after it.
+_TRUE_STATEMENTS = ("hot_limit_uniform", "cold_limit_argmax", "all_positive", "shift_invariant",
+                    "hotter_lowers_max")
+_DOUBTED = {
+    "hot_limit_uniform": "doubted_hot_limit",
+    "cold_limit_argmax": "doubted_cold_limit",
+    "all_positive": "doubted_positivity",
+    "shift_invariant": "doubted_shift_invariance",
+    "hotter_lowers_max": "doubted_flattening",
+}
+# The false ones (the answer), each with the plain words the key is checked for, and the true
+# statement it contradicts, left out of its options so that the pair does not give it away.
+FalseStatement = Literal["uniform_never", "cold_limit_wrong", "hot_limit_argmax", "zero_for_small_t",
+                         "hotter_raises_max", "doubling_invariant"]
+_FALSE_STATEMENTS: tuple[str, ...] = FalseStatement.__args__
+_GIST = {
+    "uniform_never": "no finite temperature",
+    "cold_limit_wrong": "as the temperature goes to zero",
+    "hot_limit_argmax": "as the temperature grows without bound",
+    "zero_for_small_t": "some component of",
+    "hotter_raises_max": "raises the largest component",
+    "doubling_invariant": "Doubling every logit",
+}
+_CONTRADICTS = {"cold_limit_wrong": "cold_limit_argmax", "hot_limit_argmax": "hot_limit_uniform",
+                "zero_for_small_t": "all_positive", "hotter_raises_max": "hotter_lowers_max"}
+
+
+def _wrong_cold_limit(z) -> tuple[float, ...]:
+    """A wrong T -> 0+ limit: all the mass on the first of tied maxima, else the uniform one."""
+    if sum(1 for v in z if v == max(z)) > 1:
+        return tuple(1.0 if i == list(z).index(max(z)) else 0.0 for i in range(len(z)))
+    return tuple([1.0 / len(z)] * len(z))
+
+
+def statement_latex(name: str, z, t: float) -> Latex:
+    """The statement `name` about softmax_T(z) for the logits z and the temperature t."""
+    hotter = rf"Raising $T$ from ${fmt(t)}$ to ${fmt(2 * t)}$"
+    return Latex({
+        "hot_limit_uniform": rf"As $T \to \infty$, {_S} approaches the uniform distribution.",
+        "cold_limit_argmax": rf"As $T \to 0^+$, {_S} approaches {_vector_latex(_split_max(z))}.",
+        "all_positive": rf"For every $T > 0$, every component of {_S} is positive.",
+        "shift_invariant": rf"Adding the same constant to every logit leaves {_S} unchanged.",
+        "hotter_lowers_max": rf"{hotter} lowers the largest component of {_S}.",
+        "uniform_never": rf"For every $\mathbf{{z}}$, no finite temperature $T > 0$ makes {_S} uniform.",
+        "cold_limit_wrong": rf"{_S} approaches {_vector_latex(_wrong_cold_limit(z))} "
+                            r"as the temperature goes to zero ($T \to 0^+$).",
+        "hot_limit_argmax": rf"{_S} approaches {_vector_latex(_split_max(z))} "
+                            r"as the temperature grows without bound ($T \to \infty$).",
+        "zero_for_small_t": rf"For a small enough $T > 0$, some component of {_S} is exactly $0$.",
+        "hotter_raises_max": rf"{hotter} raises the largest component of {_S}.",
+        "doubling_invariant": rf"Doubling every logit leaves {_S} unchanged.",
+    }[name])
+
+
+def statement_truths(z) -> dict[str, bool]:
+    """Which statements hold, by reasoning: the limits are the argmax (ties shared) and the
+    uniform distribution, every component is positive, a shift changes nothing, and a hotter
+    softmax is flatter; equal logits are the one case where scaling and limits change nothing."""
+    equal = len(set(z)) == 1
+    return {
+        "hot_limit_uniform": True, "cold_limit_argmax": True, "all_positive": True, "shift_invariant": True,
+        "hotter_lowers_max": not equal,
+        "uniform_never": False, "cold_limit_wrong": False, "hot_limit_argmax": equal, "zero_for_small_t": False,
+        "hotter_raises_max": False, "doubling_invariant": equal,
+    }
+
 
 class TemperatureParams(ParamsModel):
     z: Annotated[tuple[Logit, ...], Field(min_length=2, max_length=6)]
     temperature: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)]
-    ask: Literal["values", "cold_limit"] = "values"  # what the multiple-choice / true-false form asks
+    # what the multiple-choice / true-false form asks; "false_statement" (seed 002 MC1, never
+    # drawn: a spec asks for it) is multiple choice or free response
+    ask: Literal["values", "cold_limit", "false_statement"] = "values"
+    statement: FalseStatement | None = None  # ask false_statement: the false one (None: picked from z and T)
 
     @model_validator(mode="after")
     def _printable(self):
@@ -69,7 +144,38 @@ class TemperatureParams(ParamsModel):
                 f"softmax(z / T) has an entry {smallest:.2g} that rounds to 0 at 4 decimals; "
                 f"use a larger temperature than {self.temperature} or closer logits than {list(self.z)}"
             )
+        if self.statement is not None and statement_truths(self.z)[self.statement]:
+            raise ValueError(f"statement {self.statement!r} is true for the equal logits {list(self.z)}; "
+                             "choose another or logits that differ")
         return self
+
+    # -- "which statement is false?" -----------------------------------------------------------
+    def _picks(self) -> tuple[float, float]:
+        """Two uniform numbers fixed by z and T: which false statement, and where it is listed."""
+        rng = params_rng(self, exclude=("ask", "statement"))
+        return float(rng.random()), float(rng.random())
+
+    @property
+    def false_statement(self) -> str:
+        if self.statement is not None:
+            return self.statement
+        truths = statement_truths(self.z)
+        names = [n for n in _FALSE_STATEMENTS if not truths[n]]
+        return names[int(self._picks()[0] * len(names))]
+
+    @property
+    def true_statements(self) -> tuple[str, ...]:
+        """The three true statements shown with the false one."""
+        truths = statement_truths(self.z)
+        left_out = _CONTRADICTS.get(self.false_statement)
+        return tuple(n for n in _TRUE_STATEMENTS if truths[n] and n != left_out)[:3]
+
+    @property
+    def statement_list(self) -> tuple[tuple[str, Latex], ...]:
+        """(name, LaTeX) of the four statements in the order the free-response form lists them."""
+        names = list(self.true_statements)
+        names.insert(int(self._picks()[1] * (len(names) + 1)), self.false_statement)
+        return tuple((n, statement_latex(n, self.z, self.temperature)) for n in names)
 
 
 class TemperatureRanges(ClassesRanges):
@@ -87,15 +193,36 @@ class TemperatureAnswer(AnswerModel):
     hot_limit: tuple[float, ...]  # T -> infinity
     n_max: int  # how many logits tie for the largest
     all_equal: bool
-    asked: Literal["values", "cold_limit"]
+    asked: Literal["values", "cold_limit", "false_statement"]
     tolerance: float = 0.0005
+    # ask false_statement: every candidate statement's truth, the false one asked about, its
+    # LaTeX and the plain words the key is checked for, and its place in the free-response list
+    truths: tuple[tuple[str, bool], ...] = ()
+    false_statement: str = ""
+    false_text: str = ""
+    false_gist: str = ""
+    false_position: int = 0  # 1-based, in the free-response form's list
+    hotter_probs: tuple[float, ...] = ()  # softmax(z / 2T), for the worked solution
+    doubled_probs: tuple[float, ...] = ()  # softmax(2z / T)
 
 
-def _temperature_answer(p: TemperatureParams, probs) -> TemperatureAnswer:
+def _temperature_answer(p: TemperatureParams, probs, truths: dict[str, bool] | None = None,
+                        hotter=(), doubled=()) -> TemperatureAnswer:
     top = max(p.z)
     shifted = tuple((v - top) / p.temperature for v in p.z)
     exps = tuple(math.exp(v) for v in shifted)
-    return TemperatureAnswer(
+    extra = {}
+    if p.ask == "false_statement":
+        name = p.false_statement
+        if truths[name]:
+            raise ArithmeticError(f"softmax.temperature: the statement {name!r} is not false for z = {list(p.z)}")
+        extra = dict(
+            truths=tuple(sorted(truths.items())), false_statement=name,
+            false_text=statement_latex(name, p.z, p.temperature), false_gist=_GIST[name],
+            false_position=[n for n, _ in p.statement_list].index(name) + 1,
+            hotter_probs=_rounded(hotter), doubled_probs=_rounded(doubled),
+        )
+    return TemperatureAnswer(**extra,
         scaled=_rounded(v / p.temperature for v in p.z),
         shifted=_rounded(shifted),
         exps=_rounded(exps),
@@ -115,16 +242,25 @@ _TEMPS = (0.5, 2.0, 3.0, 4.0, 0.25, 5.0, 10.0)
 @register
 class SoftmaxTemperature(QuestionType):
     id = "softmax.temperature"
-    summary = "Temperature softmax softmax(z/T): its values at one T and its limits as T -> 0+ and T -> infinity."
+    summary = ("Temperature softmax softmax(z/T): its values at one T, its limits as T -> 0+ and T -> infinity, "
+               "and (ask: false_statement) which of four statements about it is false.")
     mirrors = "002 Part 1 MC1 (temp-softmax_T(z) = softmax(z/T); which statement is false)"
     Params = TemperatureParams
     Answer = TemperatureAnswer
+    answer_format = AnswerFormat("vector", percent=True)  # probabilities
     Ranges = TemperatureRanges
     forms = ("free", "mc", "tf")
-    # The seed's own logits (statement C) and its limit T -> 0+; T = 2 is ours. Its key is
-    # right: the false statement is the first, since z = (a, a, a, a) is uniform at every T.
-    seed_example = {"z": [4, 3, 2, 1], "temperature": 2.0, "ask": "cold_limit"}
+    # The seed's own question: its logits (statement C), its four statements, T = 2 ours. Its
+    # key is right: the false statement is the first, since z = (a, a, a, a) is uniform at every T.
+    seed_example = {"z": [4, 3, 2, 1], "temperature": 2.0, "ask": "false_statement", "statement": "uniform_never"}
     box_height = "5cm"
+    mistake_sentences = {
+        "doubted_hot_limit": "That one is true: as T grows every z_i/T goes to 0, so the softmax tends to the uniform distribution.",
+        "doubted_cold_limit": "That one is true: as T -> 0+ all the mass goes to the largest logit (shared equally among tied ones).",
+        "doubted_positivity": "That one is true: every exponential is positive, so no component is 0 at any finite T.",
+        "doubted_shift_invariance": "That one is true: adding c to every logit multiplies every exponential by e^(c/T), which cancels.",
+        "doubted_flattening": "That one is true: a higher temperature flattens the softmax, so its largest component shrinks.",
+    }
 
     def sample(self, rng: np.random.Generator, ranges: TemperatureRanges) -> TemperatureParams:
         r = ranges
@@ -147,30 +283,58 @@ class SoftmaxTemperature(QuestionType):
         return draw_until(rng, draw, tries=200, type_id=self.id, what="printable logits", ranges=r)
 
     def solve(self, p: TemperatureParams) -> TemperatureAnswer:
-        return _temperature_answer(p, softmax_values(p.z, temperature=p.temperature))
+        probs = softmax_values(p.z, temperature=p.temperature)
+        if p.ask != "false_statement":
+            return _temperature_answer(p, probs)
+        return _temperature_answer(
+            p, probs, temperature_statement_truths(p.z, p.temperature),
+            hotter=softmax_values(p.z, temperature=2 * p.temperature),
+            doubled=softmax_values([2 * v for v in p.z], temperature=p.temperature),
+        )
 
     def reference(self, p: TemperatureParams) -> TemperatureAnswer:
-        e = [math.exp(v / p.temperature) for v in p.z]  # unshifted: logits here are small
-        return _temperature_answer(p, [v / sum(e) for v in e])
+        def plain(z, t):  # unshifted: logits here are small
+            e = [math.exp(v / t) for v in z]
+            return [v / sum(e) for v in e]
+
+        probs = plain(p.z, p.temperature)
+        if p.ask != "false_statement":
+            return _temperature_answer(p, probs)
+        return _temperature_answer(p, probs, statement_truths(p.z), hotter=plain(p.z, 2 * p.temperature),
+                                   doubled=plain([2 * v for v in p.z], p.temperature))
+
+    def form_problem(self, p: TemperatureParams, form: str) -> str:
+        if p.ask == "false_statement" and form == "tf":
+            return ("ask 'false_statement' asks which of four statements is false: use form mc (or free); "
+                    "a true/false question asks 'values' or 'cold_limit'")
+        return ""
 
     def answer_latex(self, a: TemperatureAnswer) -> str:
+        if a.asked == "false_statement":
+            return rf"the false statement: {a.false_text}"
         return (
             rf"$\operatorname{{softmax}}(\mathbf{{z}}/T) = {fmt(a.probs)}$; "
-            rf"$T \to 0^+$: {_vector_latex(a.cold_limit)}; $T \to \infty$: {_vector_latex(a.hot_limit)}"
+            rf"$T \to 0^+$: ${fmt(a.cold_limit)}$; $T \to \infty$: ${fmt(a.hot_limit)}$"
         )
 
     def key_texts(self, a: TemperatureAnswer) -> list[str]:
-        return [str(fmt(a.probs))]
+        if a.asked == "false_statement":
+            return [a.false_gist]
+        return [str(fmt(a.probs if a.asked == "values" else a.cold_limit))]
 
     def choice_value(self, a: TemperatureAnswer):
+        if a.asked == "false_statement":
+            return a.false_text
         return a.probs if a.asked == "values" else a.cold_limit
 
     def choice_latex(self, value) -> str:
-        return _vector_latex(value)
+        return value if isinstance(value, str) else _vector_latex(value)
 
     def mistakes(self, p: TemperatureParams) -> dict:
         t = p.temperature
         at_t = _softmax(p.z, 1.0 / t)
+        if p.ask == "false_statement":
+            return {_DOUBTED[n]: statement_latex(n, p.z, t) for n in p.true_statements}
         if p.ask == "values":
             wrong = {
                 "forgot_temperature": _softmax(p.z, 1.0),
@@ -192,7 +356,16 @@ class SoftmaxTemperature(QuestionType):
         })
         return wrong
 
+    def statement_of(self, mistake: str | None, a: TemperatureAnswer) -> str:
+        """The statement behind a "which is false?" option: the answer's, or the true one a
+        student doubted."""
+        if mistake is None:
+            return a.false_statement
+        return next(name for name, doubted in _DOUBTED.items() if doubted == mistake)
+
     def fallback_mistakes(self, p: TemperatureParams, a: TemperatureAnswer) -> dict:
+        if a.asked == "false_statement":
+            return {}
         right = self.choice_value(a)
         return {
             "probabilities_reversed": tuple(reversed(right)),
@@ -311,6 +484,7 @@ class SoftmaxJacobian(QuestionType):
     mirrors = "003 Q1 (backprop through softmax: derive ds_i/dz_j)"
     Params = JacobianParams
     Answer = JacobianAnswer
+    answer_format = AnswerFormat("matrix")
     Ranges = ClassesRanges
     # 003 Q1 is symbolic (its key diag(s) - s s^T is right); our example has e^z = (2, 1, 1),
     # so s = (1/2, 1/4, 1/4).
@@ -403,6 +577,7 @@ class SoftmaxCEGradient(QuestionType):
     mirrors = "003 Q2 (gradient of softmax cross-entropy: show dL/dz = s - y)"
     Params = CEGradientParams
     Answer = CEGradientAnswer
+    answer_format = AnswerFormat("vector")
     Ranges = ClassesRanges
     # 003 Q2 is symbolic (its key s - y is right); our example has e^z = (2, 1, 1) and true
     # class 2: s - y = (0.5, -0.75, 0.25).

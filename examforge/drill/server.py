@@ -219,8 +219,39 @@ class DrillProtocol(HttpToolsProtocol):
 def run(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
     import uvicorn
 
-    # the URL is printed by examforge.drill.web.serve once /healthz says the server is warmed up
+    # the URL is printed by serve() below once /healthz says the server is warmed up
     uvicorn.run("examforge.drill.web:create_served_app", factory=True, host=host, port=port, workers=workers,
                 http="examforge.drill.server:DrillProtocol", ws="none", log_level=log_level, access_log=False,
                 server_header=False, timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
+    """`examforge serve`: the URL is printed once the server is warmed up (/healthz)."""
+    import threading
+
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    threading.Thread(target=_announce_when_ready, args=(host, port, url), daemon=True).start()
+    run(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _announce_when_ready(host: str, port: int, url: str, timeout: float = 600.0) -> None:
+    """Print the URL once the server accepts connections and /healthz says it is warmed up,
+    so a student who opens it at once gets the page, not a refused connection."""
+    import http.client
+    import time
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(probe, port, timeout=2)
+            conn.request("GET", "/healthz")
+            ready = conn.getresponse().status == 200
+            conn.close()
+            if ready:
+                print(f"examforge drill: {url}  (Ctrl-C stops)", flush=True)
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)

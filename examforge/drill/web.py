@@ -514,36 +514,3 @@ def create_served_app() -> Starlette:
     app = create_app()
     warm_up(app)
     return app
-
-
-def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
-    """`examforge serve`: see examforge.drill.server."""
-    from examforge.drill.server import run
-
-    import threading
-
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-    threading.Thread(target=_announce_when_ready, args=(host, port, url), daemon=True).start()
-    run(host=host, port=port, workers=workers, log_level=log_level)
-
-
-def _announce_when_ready(host: str, port: int, url: str, timeout: float = 600.0) -> None:
-    """Print the URL once the server accepts connections and /healthz says it is warmed up,
-    so a student who opens it at once gets the page, not a refused connection."""
-    import http.client
-    import time
-
-    probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(probe, port, timeout=2)
-            conn.request("GET", "/healthz")
-            ready = conn.getresponse().status == 200
-            conn.close()
-            if ready:
-                print(f"examforge drill: {url}  (Ctrl-C stops)", flush=True)
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from examforge.renderers import assets
+from examforge import assets
 from examforge.errors import LatexError
 
 _MARKER = re.compile(r"^% examforge:question slot=(\d+) id=(\S+) seed=(\S+)")

@@ -138,3 +138,34 @@ def run_listed(
     if reaching is None:
         raise ValueError("the network has no linear layer")
     return reaching, False
+
+
+def conv_head(in_shape: Sequence[int], out_features: int) -> dict[str, Any]:
+    """The convolution that replaces Flatten + Linear(C*H*W, out_features) on a (C, H, W) input:
+    out_features filters of size H x W, stride 1, no padding. torch computes its output shape and
+    parameter count, and checks it is the linear layer rearranged: with the linear weights
+    copied into the filters (both deterministic, no RNG), conv(x) equals linear(flatten(x))."""
+    c, h, w = (int(d) for d in in_shape)
+    # built on the meta device and given memory without initialisation (no global RNG draw)
+    conv = nn.Conv2d(c, out_features, kernel_size=(h, w), stride=1, padding=0, device="meta",
+                     dtype=DTYPE).to_empty(device="cpu")
+    linear = nn.Linear(c * h * w, out_features, device="meta", dtype=DTYPE).to_empty(device="cpu")
+    with torch.no_grad():
+        n = out_features * c * h * w
+        weight = torch.arange(n, dtype=DTYPE).reshape(out_features, c * h * w).remainder(7) - 3
+        bias = torch.arange(out_features, dtype=DTYPE) - 1
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+        conv.weight.copy_(weight.reshape(out_features, c, h, w))
+        conv.bias.copy_(bias)
+        x = (torch.arange(c * h * w, dtype=DTYPE).reshape(1, c, h, w).remainder(5) - 2) / 2
+        out = conv(x)
+        if not torch.equal(out.flatten(1), linear(nn.Flatten()(x))):
+            raise ArithmeticError("conv_head: the convolution does not reproduce Flatten + Linear")
+    return {
+        "out_shape": tuple(int(d) for d in out.shape[1:]),
+        "kernel": tuple(int(k) for k in conv.kernel_size),
+        "filters": int(conv.out_channels),
+        "params": sum(p.numel() for p in conv.parameters()),
+        "linear_params": sum(p.numel() for p in linear.parameters()),
+    }

@@ -75,3 +75,4 @@ def recurrent_param_count(cell: str, **kwargs) -> int:
             n *= d
         total += n
     return total
+

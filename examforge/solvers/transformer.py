@@ -163,7 +163,10 @@ def block_activations(
             w2 = torch.empty(hidden_mult * D, D, device=META, dtype=DTYPE)
             hid = ("B", "N", f"{hidden_mult}D" if hidden_mult > 1 else "D")
             a1 = x @ w1
-            a2 = torch.relu(a1)
+            # The nonlinearity keeps a tensor of the first linear's shape, whichever it is. Sigmoid has
+            # a meta kernel in C++; ReLU's (like clamp's) is a Python reference that imports
+            # torch._dynamo when first used: 0.7-1 s of CPU in every build.
+            a2 = torch.sigmoid(a1)
             kept += [("first linear", a1, hid), ("nonlinearity", a2, hid), ("second linear", a2 @ w2, bnd)]
         else:
             raise ValueError(f"block must be 'attention' or 'mlp', got {block!r}")

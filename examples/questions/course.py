@@ -92,13 +92,13 @@ class BatchNormOutput(QuestionType):
         return BatchNormAnswer(mean=mean, variance=var, first_output=p.gamma * (p.x[0] - mean) / var ** 0.5 + p.beta)
 
     def answer_latex(self, a: BatchNormAnswer) -> str:
-        from examforge.renderers.latex import fmt
+        from examforge.formatting import fmt
 
         return rf"$y_1 = {fmt(a.first_output)}$ ($\mu = {fmt(a.mean)}$, $\sigma^2 = {fmt(a.variance)}$)"
 
     def key_texts(self, a: BatchNormAnswer) -> list[str]:
-        from examforge.renderers.latex import fmt
-        from examforge.renderers.text import latex_to_text
+        from examforge.formatting import fmt
+        from examforge.text import latex_to_text
 
         return [latex_to_text(rf"$y_1 = {fmt(a.first_output)}$")]
 
