@@ -367,7 +367,7 @@ def test_one_answer_questions_need_exactly_the_correct_letter():
 
 
 def test_scan_of_exam2_for_two_students(tmp_path):
-    """examples/exam2.yaml (12 pages, figures, ten true/false and four multiple-choice questions,
+    """examples/exam2.yaml (8 pages, figures, ten true/false and four multiple-choice questions,
     two questions in parts) for two students: the simulated stack reads back exactly."""
     from .conftest import require_tex
 
