@@ -227,7 +227,6 @@ def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path, que
     assert len(rows) == 300
     typeset_sheet(tex, tmp_path / "sheet.pdf")
     pages = pdf_text(tmp_path / "sheet.pdf").split("\f")[:-1]  # the text ends with a form feed
-    assert len(pages) <= 4
     second_order = next(i for i, p in enumerate(pages) if "in roster order" in p)
     assert second_order <= most and len(pages) - second_order <= most
     assert all(f"u{k:04d}" in "".join(pages[:second_order]) for k in range(300))
