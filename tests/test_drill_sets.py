@@ -315,6 +315,8 @@ def test_cli_drill_set_subprocess(sets_file, tmp_path):
                           (["--set", "week5"], "--set week5 needs the file of drill sets"),
                           (["--sets", str(sets_file), *folder], "name a set with --set NAME"),
                           (["conv", "--set", "one", "--sets", str(sets_file), *folder], "not both")]:
-        bad = CliRunner().invoke(main, ["drill", *args], env={ENV_SETS: ""})
+        # (env: --questions puts the folder in $EXAMFORGE_QUESTIONS; CliRunner restores the variables named here)
+        bad = CliRunner().invoke(main, ["drill", *args],
+                                 env={ENV_SETS: "", registry.ENV_FOLDERS: os.environ.get(registry.ENV_FOLDERS)})
         assert bad.exit_code == 2 and isinstance(bad.exception, SystemExit), bad.output
         assert "examforge: error: " in bad.output and message in bad.output, bad.output
