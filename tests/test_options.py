@@ -27,6 +27,7 @@ OPTIONS = [
     ("rnn.param_count", {"ask": "length"}, ("free", "mc", "tf")),
     ("backprop.two_neuron", {"ask": "identity"}, ("free", "mc")),
     ("cnn.shape_trace", {"ask": "conv_head"}, ("free", "mc")),
+    ("transformer.teacher_forcing_loss", {"heads": 2}, ("free", "mc")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
