@@ -28,6 +28,7 @@ OPTIONS = [
     ("backprop.two_neuron", {"ask": "identity"}, ("free", "mc")),
     ("cnn.shape_trace", {"ask": "conv_head"}, ("free", "mc")),
     ("transformer.teacher_forcing_loss", {"heads": 2}, ("free", "mc")),
+    ("conv.im2col", {"ask": "weight_position"}, ("free", "mc")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
