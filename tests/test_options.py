@@ -29,6 +29,10 @@ OPTIONS = [
     ("cnn.shape_trace", {"ask": "conv_head"}, ("free", "mc")),
     ("transformer.teacher_forcing_loss", {"heads": 2}, ("free", "mc")),
     ("conv.im2col", {"ask": "weight_position"}, ("free", "mc")),
+    ("estimation.gaussian_mle", {"ask": "derivation"}, ("free",)),
+    ("estimation.gaussian_mle", {"ask": "bias"}, ("free", "mc")),
+    ("estimation.beta_map", {"ask": "derivation"}, ("free",)),
+    ("estimation.beta_map", {"ask": "large_n"}, ("free", "mc")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
