@@ -33,6 +33,7 @@ OPTIONS = [
     ("estimation.gaussian_mle", {"ask": "bias"}, ("free", "mc")),
     ("estimation.beta_map", {"ask": "derivation"}, ("free",)),
     ("estimation.beta_map", {"ask": "large_n"}, ("free", "mc")),
+    ("attention.multihead_cost", {"ask": "complexity"}, ("free", "mc", "tf")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
