@@ -87,3 +87,10 @@ def test_every_option_compiles_and_its_key_reads_back(tmp_path, tex):
             for dq in questions:
                 for expected in dq.variant.qtype.key_texts(dq.variant.answer):
                     assert normalize(expected) in flat, f"{dq.variant.qtype.id} slot {dq.slot}: {expected}"
+
+
+def test_every_option_is_documented_and_tested():
+    """A type's `options` (docs/bank.md, `examforge list`) are exactly the options tested here."""
+    tested = {(t, f"{k}: {v}") for t, o, _ in OPTIONS for k, v in o.items()}
+    documented = {(t.id, pin) for t in registry.all_types() for pin in t.options}
+    assert tested == documented

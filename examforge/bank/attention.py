@@ -530,6 +530,8 @@ class MultiheadCost(QuestionType):
                "and Q21 (attention's time and memory, ask: complexity)")
     Params = MultiheadParams
     Answer = MultiheadAnswer
+    options = {"ask: complexity": "time and memory in n and d, and their growth when n grows 2, 4 or 8 times "
+                                   "(`growth`; 003 Q21)"}
     Ranges = MultiheadRanges
     forms = ("free", "mc", "tf")
     box_height = "4cm"

@@ -191,6 +191,8 @@ class ConvIm2col(QuestionType):
                "fraction of constrained entries)")
     Params = Im2colParams
     Answer = Im2colAnswer
+    options = {"ask: weight_position": "the row and column of A where W[o, c, u, v] meets the input for out[o, i, j] "
+                                       "(004 P1(a)iv); pin them with `weight` and `position`"}
     Ranges = Im2colRanges
     seed_example = {"height": 6, "width": 6, "in_channels": 3, "out_channels": 2, "kernel": 3, "stride": 1}
     seed_note = (

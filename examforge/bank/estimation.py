@@ -99,6 +99,8 @@ class EstimationGaussianMle(QuestionType):
     mirrors = "003 Q10 (MLE for a Gaussian; the seed derives it symbolically, here with numbers)"
     Params = GaussianParams
     Answer = GaussianAnswer
+    options = {"ask: derivation": "derive the MLEs from the log-likelihood, then compute them (003 Q10); free response",
+               "ask: bias": "E[sigma_hat^2] = (n - 1)/n sigma^2 for this n, and its limit as n -> infinity"}
     Ranges = GaussianRanges
     # The seed question has no numbers; this is a small worked instance of it.
     seed_example = {"samples": [2, 4, 4, 4, 5, 5, 7, 9], "context": "measurement"}
@@ -319,6 +321,8 @@ class EstimationBetaMap(QuestionType):
     mirrors = "003 Q11 (MAP vs MLE, Beta-Bernoulli; the seed is symbolic, here with numbers)"
     Params = BetaMapParams
     Answer = BetaMapAnswer
+    options = {"ask: derivation": "derive the MAP from the log-posterior, then compute it (003 Q11); free response",
+               "ask: large_n": "the MAP with 10n and 100n trials at the same frequency, and its limit k/n (003 Q11)"}
     Ranges = BetaMapRanges
     # The seed has no numbers; Beta(2, 2) is its "Laplace smoothing" prior.
     seed_example = {"alpha": 2, "beta": 2, "k": 3, "n": 10, "context": "coin"}

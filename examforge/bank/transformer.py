@@ -616,6 +616,7 @@ class TeacherForcingLoss(QuestionType):
                "(heads: 2, a second identical head)")
     Params = DecoderLossParams
     Answer = DecoderLossAnswer
+    options = {"heads: 2": "two identical heads, concatenated, times a (2 d_v) x d W_O (002 Problem 2.4)"}
     Ranges = DecoderLossRanges
     box_height = "4cm"
     seed_example = {
