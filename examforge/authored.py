@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from examforge.errors import InputError, describe_validation_error
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 
 FORMS = ("tf", "mc", "multi", "numeric", "free")
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -242,6 +242,10 @@ class AuthoredQuestion(QuestionType):
         self.mirrors = spec.mirrors
         self.kind = spec.form
         self.forms = ("free",) if spec.form in ("numeric", "free") else (spec.form,)
+        # numeric: a typed number (graded with the tolerance below); free: the student's own
+        # words (compared with the model answer); tf, mc, multi: option letters
+        self.answer_format = AnswerFormat({"numeric": "number", "free": "open"}.get(spec.form, "choice"),
+                                          multiple=spec.form == "multi")
         self.scoring = spec.scoring
         if spec.box_height:
             self.box_height = spec.box_height

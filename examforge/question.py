@@ -9,14 +9,135 @@ by the tests). Multiple choice comes from `mistakes`: named, deliberately wrong 
 from __future__ import annotations
 
 import math
+import types
+import typing
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
+from numbers import Real
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 FORMS = ("free", "mc", "tf", "multi")
+
+# How an answer is entered and compared. Typed: number (a tolerance for decimals, integers
+# exact), vector (numbers in order), shape (dimensions, e.g. 126 x 42), matrix (rows), set (in
+# any order), bool. Not typed: choice (picked among the options by letter: an answer in words)
+# and open (the student's own words, compared with the model answer, never graded).
+TYPED_KINDS = ("number", "vector", "shape", "matrix", "set", "bool")
+ANSWER_KINDS = (*TYPED_KINDS, "choice", "open")
+
+
+@dataclass(frozen=True)
+class AnswerFormat:
+    """How the quantity a type asks for (`choice_value`) is entered and compared: a type's
+    `answer_format`, read by the drill (and any export), never guessed from rendered text."""
+
+    kind: str  # one of ANSWER_KINDS
+    tol: float | None = None  # absolute tolerance for decimals; None: the type's Answer.grading_tol
+    rank: int | None = None  # shape: how many dimensions (the question states it); else None
+    multiple: bool = False  # choice: several options may be right (select all)
+    # The words around the typed numbers, e.g. ("\u03bc\u0302 = ", ", \u03c3\u0302\u00b2 = ", ""): what each number is,
+    # one box per number. As the options print them, for every variant.
+    labels: tuple[str, ...] | None = None
+    # The answer is a probability or another fraction of one: "25%" is read as 0.25. Anywhere
+    # else a % is refused (never silently divided by 100).
+    percent: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ANSWER_KINDS:
+            raise ValueError(f"answer kind {self.kind!r} is not one of {', '.join(ANSWER_KINDS)}")
+        if self.tol is not None and not (self.tol >= 0 and math.isfinite(self.tol)):
+            raise ValueError(f"answer tolerance {self.tol!r} must be a finite number >= 0")
+        if self.labels is not None and (self.kind not in ("number", "vector", "shape") or len(self.labels) < 2):
+            raise ValueError(f"labels {self.labels!r} need a number, vector or shape answer and two pieces at least")
+
+    @property
+    def typed(self) -> bool:
+        return self.kind in TYPED_KINDS
+
+    @property
+    def hint(self) -> str:
+        """How to enter it, for a student."""
+        if self.percent and self.kind == "number":
+            return "a number, e.g. 0.25, 1/4 or 25%"
+        return {
+            "number": "a number, e.g. 0.25, -3 or 1/3",
+            "vector": "numbers separated by commas or spaces, e.g. 3, 1, 4",
+            "shape": "dimensions separated by x, e.g. 28 x 28",
+            "matrix": "rows separated by ';' or new lines, entries by spaces or commas, e.g. 1 2; 3 4",
+            "set": "the elements separated by commas, in any order",
+            "bool": "true or false",
+            "choice": "the letters of all correct options, e.g. A, C" if self.multiple else "the option's letter",
+            "open": "your own answer, in a few sentences; then compare it with the model answer",
+        }[self.kind]
+
+    @property
+    def template(self) -> str | None:
+        """The labels with blanks, for the terminal: "\u03bc\u0302 = _, \u03c3\u0302\u00b2 = _"."""
+        return "_".join(self.labels) if self.labels is not None else None
+
+    def public(self) -> dict[str, Any]:
+        """What a student may know before answering: the format, never the answer."""
+        data: dict[str, Any] = {"kind": self.kind, "hint": self.hint}
+        if self.rank is not None:
+            data["rank"] = self.rank
+        if self.kind == "choice":
+            data["multiple"] = self.multiple
+        if self.labels is not None:
+            data["labels"] = list(self.labels)
+        if self.percent:
+            data["percent"] = True
+        return data
+
+
+def _is_number_type(tp) -> bool:
+    return isinstance(tp, type) and tp is not bool and (issubclass(tp, (Real, Fraction)) or tp in (int, float))
+
+
+def _kind_of_type(tp) -> str | None:
+    """The answer kind a Python type annotation describes, or None when it is not one we type
+    (str, a Literal, a mix): then the answer is picked among the options."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _kind_of_type(args[0])
+    if tp is bool:
+        return "bool"
+    if _is_number_type(tp):
+        return "number"
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind_of_type(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "__annotations__"):  # a NamedTuple
+        origin, args = tuple, tuple(typing.get_type_hints(tp).values())
+    if origin in (set, frozenset):
+        return "set"
+    if origin is tuple and args:
+        items = [a for a in args if a is not Ellipsis]
+        kinds = {_kind_of_type(a) for a in items}
+        if kinds == {"number"}:
+            return "vector"
+        if kinds == {"vector"} and Ellipsis in args:  # rows of numbers
+            return "matrix"
+    return None
+
+
+@lru_cache(maxsize=None)
+def derived_format(cls: type) -> AnswerFormat:
+    """The generic answer format of a type that declares none: from the return annotation of its
+    `choice_value` (or, when it keeps the default one, its Answer's first field). A flat tuple of
+    numbers is a vector (declare a shape), a tuple of such rows a matrix; str and other types
+    are picked among the options. Raises TypeError when there is no annotation to read."""
+    if cls.choice_value is QuestionType.choice_value:
+        tp = next(iter(cls.Answer.model_fields.values())).annotation
+    else:
+        tp = typing.get_type_hints(cls.choice_value).get("return")
+        if tp is None or tp is Any:
+            raise TypeError(f"{getattr(cls, 'id', cls.__name__)}: choice_value has no return annotation and the "
+                            "type declares no answer_format; annotate it or declare answer_format")
+    return AnswerFormat(_kind_of_type(tp) or "choice")
 
 
 class ParamsModel(BaseModel):
@@ -87,6 +208,10 @@ class QuestionType:
     # One sentence per named mistake, written for a student who made it (the drills show it
     # when a typed answer equals that mistake's value or a wrong option is picked).
     mistake_sentences: ClassVar[dict[str, str]] = {}
+    # How the answer `choice_value` gives is entered and compared. None: `derived_format`, from
+    # choice_value's return annotation. Declared where that is not right (a shape, labelled
+    # numbers, a probability that may be typed as a percentage, options in words).
+    answer_format: ClassVar[AnswerFormat | None] = None
 
     # -- drawing and solving -------------------------------------------------
     def sample(self, rng: np.random.Generator, ranges: RangesModel) -> ParamsModel:
@@ -133,6 +258,21 @@ class QuestionType:
     def choice_value(self, answer: AnswerModel) -> Any:
         """The quantity the options show; by default the answer's first field."""
         return next(iter(answer.model_dump().values()))
+
+    def variant_format(self, params: ParamsModel) -> AnswerFormat | None:
+        """The declared format of the variant with these params: `answer_format`, unless the type
+        asks for a quantity of another form for some params (override then)."""
+        return self.answer_format
+
+    def format_of(self, params: ParamsModel | None = None) -> AnswerFormat:
+        """How the answer of this type (params None) or of one variant is entered and compared:
+        the declaration or `derived_format`, with the tolerance filled in from the Answer's
+        grading_tol. The one place the drill and exports learn an answer's format."""
+        declared = self.answer_format if params is None else self.variant_format(params)
+        fmt = declared if declared is not None else derived_format(type(self))
+        if fmt.tol is None:
+            fmt = replace(fmt, tol=float(getattr(self.Answer, "grading_tol", 0.01)))
+        return fmt
 
     def mistakes(self, params: ParamsModel) -> dict[str, Any]:
         """Named wrong values of `choice_value`, each from a deliberately wrong solver path."""

@@ -190,6 +190,9 @@ def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.where(inside, v, 255.0)
 
 
+EDGE_TILT_MAX = math.sin(math.radians(2.0))  # a fitted rule this far off the page's angle is not trusted
+
+
 def _edge_line(img, sim: Similarity, p0, p1, normal, white: float) -> tuple[np.ndarray, np.ndarray] | None:
     """The frame rule running from page point p0 to p1 (its centre line), found within a band
     across it: the band is cut into segments, each segment's mean profile across the rule peaks
@@ -230,6 +233,10 @@ def _edge_line(img, sim: Similarity, p0, p1, normal, white: float) -> tuple[np.n
         if keep.all() or keep.sum() < 4:
             break
         pts = pts[keep]
+    if abs(float(direction @ np.array([-along[1], along[0]]))) > EDGE_TILT_MAX:
+        # A short rule (a one-line box's sides: 20 pt) gives a poor direction, and a frame's rule
+        # runs as the page does (the QR code gives its angle): keep that, through the points.
+        return np.median(pts, axis=0), along
     return centre, direction
 
 

@@ -2,9 +2,16 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings
 
 # LaTeX tests never skip in CI: a missing pdflatex there is a failure, not a skip.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# In CI, property tests draw the same examples on every run (a CI run is reproducible; locally
+# they keep exploring new examples, and every failure they find becomes a fix and a test).
+settings.register_profile("ci", derandomize=True, deadline=None)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 def require_tex():

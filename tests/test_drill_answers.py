@@ -1,5 +1,6 @@
-"""The drill's answer checker: formats derived from choice_value, tolerances, every input
-format, and malformed input (an error with a message, never a verdict)."""
+"""The drill's answer checker: formats declared by the types (or derived from choice_value's
+annotation), tolerances, every input format, and malformed input (an error with a message,
+never a verdict)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from examforge.drill import answers
-from examforge.drill.answers import AnswerFormat, AnswerSyntaxError, compare, kind_of, parse
+from examforge.drill.answers import AnswerFormat, AnswerSyntaxError, compare, fits, kind_of, parse
 
 NUMBER = AnswerFormat("number", 0.01)
 VECTOR = AnswerFormat("vector", 0.01)
@@ -21,29 +22,74 @@ def verdict(response, expected, fmt=NUMBER, letters=("A", "B", "C", "D")):
     return compare(parse(response, fmt, letters=letters), expected, fmt).correct
 
 
-# -- kinds come from the value, in one place ---------------------------------------------------------
+# -- formats are declared; a value's structure only says whether it fits ----------------------------
 
 
-@pytest.mark.parametrize("value, latex, kind", [
-    (3, "$3$", "number"),
-    (-0.2125, "$-0.2125$", "number"),
-    ((126, 42), r"$126 \times 42$", "shape"),
-    ((9, 2, 14), "$[9, 2, 14]$", "vector"),
-    (((1, 2), (3, 4)), r"$\begin{bmatrix}1&2\\3&4\end{bmatrix}$", "matrix"),
-    (frozenset({1, 3}), "", "set"),
-    (True, "True", "bool"),
-    ("fewer parameters", "fewer parameters", None),
-    (((1, 2), (3,)), "", None),  # ragged
-    ({"a": 1}, "", None),
+@pytest.mark.parametrize("value, kind", [
+    (3, "number"),
+    (-0.2125, "number"),
+    ((126, 42), "vector"),  # a shape is a vector its type declares as a shape
+    ((9, 2, 14), "vector"),
+    (((1, 2), (3, 4)), "matrix"),
+    (frozenset({1, 3}), "set"),
+    (True, "bool"),
+    ("fewer parameters", None),
+    (((1, 2), (3,)), None),  # ragged
+    ({"a": 1}, None),
 ])
-def test_kind_of_choice_values(value, latex, kind):
-    assert kind_of(value, latex) == kind
+def test_kind_of_values(value, kind):
+    assert kind_of(value) == kind
 
 
 def test_numpy_values_are_plain():
     np = pytest.importorskip("numpy")
     assert kind_of(np.int64(3)) == "number"
     assert kind_of(np.array([[1, 2], [3, 4]])) == "matrix"
+
+
+def test_values_fit_their_declared_format():
+    assert fits((126, 42), SHAPE) and fits((9, 2, 14), VECTOR) and fits(3, NUMBER)
+    assert not fits((9, 2, 14), MATRIX) and not fits(((1, 2), (3, 4)), VECTOR) and not fits((1, 2), NUMBER)
+    labelled = AnswerFormat("vector", 0.01, labels=("a = ", ", b = ", ""))
+    assert fits((1, 2), labelled) and not fits((1, 2, 3), labelled)
+    assert fits(2.5, AnswerFormat("number", 0.01, labels=("", " bits")))
+
+
+def test_formats_derive_from_choice_value_annotations():
+    from typing import Annotated, NamedTuple
+
+    from examforge.question import AnswerModel, QuestionType, derived_format
+
+    class Pair(NamedTuple):
+        a: float
+        b: float
+
+    def kind(annotation) -> str:
+        class Answer(AnswerModel):
+            value: int
+
+        class T(QuestionType):
+            id = "t.t"
+
+        T.Answer = Answer
+        T.choice_value = lambda self, answer: None
+        T.choice_value.__annotations__ = {"return": annotation}
+        return derived_format(T).kind
+
+    assert kind(int) == kind(float) == kind(Fraction) == kind(Annotated[float, "p"]) == "number"
+    assert kind(tuple[int, ...]) == kind(tuple[int, int, int]) == kind(Pair) == "vector"
+    assert kind(tuple[tuple[float, ...], ...]) == kind(tuple[tuple[float, int], ...]) == "matrix"
+    assert kind(frozenset[int]) == "set" and kind(bool) == "bool"
+    assert kind(str) == kind(int | str) == kind(tuple[str, ...]) == "choice"  # picked, not typed
+
+
+def test_a_declaration_is_checked():
+    with pytest.raises(ValueError, match="not one of"):
+        AnswerFormat("fraction")
+    with pytest.raises(ValueError, match="labels"):
+        AnswerFormat("matrix", labels=("a", "b"))
+    with pytest.raises(ValueError, match="tolerance"):
+        AnswerFormat("number", -1.0)
 
 
 # -- numbers ---------------------------------------------------------------------------------------------
@@ -245,16 +291,7 @@ def test_overlong_answers_are_refused():
         parse("1" * (answers.MAX_ANSWER_CHARS + 1), NUMBER)
 
 
-# -- option text: what the options print decides whether an answer can be typed ------------------------------
-
-
-def test_shows_value_and_labels():
-    assert answers.shows_value("3/7 ≈ 0.4286", 3 / 7, 0.01)
-    assert not answers.shows_value("fewer parameters and the same receptive field", (18, 36, 5, 6), 0.01)
-    assert answers.labels_of("μ̂ = 23.5, σ̂² = 2", (23.5, 2), 0.01) == ("μ̂ = ", ", σ̂² = ", "")
-    assert answers.labels_of("2 bits", 2, 0.01) == ("", " bits")
-    assert answers.labels_of("[9, 2, 14]", (9, 2, 14), 0.01) is None  # no words: it would only leak the length
-    assert answers.labels_of("C₁ = 5", 5, 0.01) == ("C₁ = ", "")  # subscripts are not numbers
+# -- labelled answers --------------------------------------------------------------------------------------
 
 
 def test_labelled_vector_count_is_public():

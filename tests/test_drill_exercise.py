@@ -3,6 +3,8 @@ every registered type can be drilled and its own correct answer checks as right.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from examforge import registry
@@ -113,9 +115,10 @@ def test_every_type_can_be_drilled_and_its_own_answer_is_right(qtype):
 
 
 def test_percent_is_read_only_for_types_whose_answers_are_fractions_of_one():
-    assert ex_mod.answer_percent("prob.bayes") and ex_mod.answer_percent("prob.clt_tail")
-    for type_id in ("cnn.shape_trace", "rnn.param_count", "backprop.two_neuron", "conv.output_shape"):
-        assert not ex_mod.answer_percent(type_id), type_id
+    assert registry.get("prob.bayes").format_of().percent and registry.get("prob.clt_tail").format_of().percent
+    for type_id in ("cnn.shape_trace", "rnn.param_count", "backprop.two_neuron", "conv.output_shape",
+                    "tree.information_gain"):  # bits are not a fraction of one
+        assert not registry.get(type_id).format_of().percent, type_id
     ex = exercise("prob.bayes", 5, "medium", "free")
     assert ex.fmt.percent
     assert ex.check(f"{100 * ex.expected:.4f}%")[0].correct  # the posterior as a percentage
@@ -124,6 +127,46 @@ def test_percent_is_read_only_for_types_whose_answers_are_fractions_of_one():
     with pytest.raises(answers.AnswerSyntaxError, match="percentage"):
         counts.check(f"{counts.expected}%")  # was read as expected/100 and graded wrong
     assert counts.check(str(counts.expected))[0].correct
+
+
+# -- answer formats are declared by the types ----------------------------------------------------------
+
+_NUMBER_SHOWN = re.compile(r"(?<![\w.])-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:/[0-9]+)?(?![0-9])")
+
+
+@pytest.mark.parametrize("qtype", TYPES, ids=lambda t: t.id)
+def test_every_type_declares_a_format_its_answers_fit(qtype):
+    """Every type has a format (declared, or derived from choice_value's annotation), and each
+    variant's answer fits it; a declared format's labels are the words its options print around
+    the numbers, for every variant (the terminal asks "μ̂ = _, σ̂² = _" from them)."""
+    declared = qtype.answer_format
+    tol = declared.tol if declared is not None and declared.tol is not None else float(qtype.Answer.grading_tol)
+    assert qtype.format_of().tol == tol
+    for seed in range(6):
+        v = ex_mod.draw_at(qtype, seed, "medium", qtype.forms[0])
+        vf = qtype.format_of(v.params)
+        if not vf.typed:
+            continue
+        value = answers.plain(qtype.choice_value(v.answer))
+        assert answers.fits(value, vf), f"{qtype.id} seed {seed}: {value!r} is not a {vf.kind}"
+        if vf.labels is not None:
+            text = option_text(qtype, v.answer).replace("\u2212", "-")
+            found = list(_NUMBER_SHOWN.finditer(text))
+            pieces = [text[a.end() if a else 0 : b.start() if b else len(text)]
+                      for a, b in zip([None, *found], [*found, None])]
+            assert tuple(pieces) == vf.labels, f"{qtype.id} seed {seed}: the options print {text!r}"
+
+
+def test_typed_kinds_of_the_bank():
+    kinds = {t.id: ex_mod.answer_kind(t.id) for t in TYPES}
+    assert kinds["conv.output_shape"] == "shape" and kinds["transformer.activation_memory"] == "shape"
+    assert kinds["conv.forward_values"] == "matrix" and kinds["tokenizer.greedy"] == "vector"
+    assert kinds["conv.stacked_vs_single"] is None and kinds["cnn.fix_linear"] is None  # options in words
+    assert registry.get("jacobian.matmul").format_of().labels[0] == "\u2202C/\u2202A: "
+    # a type whose answer takes another form for some params says so per variant
+    qtype = registry.get("linalg.pca_svd")
+    asks = {qtype.format_of(ex_mod.draw_at(qtype, seed, "medium", "free").params).kind for seed in range(12)}
+    assert asks == {"number", "vector"}
 
 
 @pytest.mark.parametrize("seed", ["\u00b2", "\u0663", "\uff17", "1" * 5000, "9007199254740992", " ", "1e3", 10**5000,

@@ -119,3 +119,130 @@ def test_every_type_uses_only_understood_latex(qtype):
                 outside = re.sub(r'<(span|div) class="math[^"]*">.*?</\1>|<svg.*?</svg>', "", html, flags=re.S)
                 assert not re.search(r"\\[a-zA-Z]+", outside), f"{qtype.id} seed {seed}: LaTeX leaked: {outside[:300]}"
                 assert plaintext.to_text(src).strip()
+
+
+# -- the tree is pylatexenc's ----------------------------------------------------------------------
+
+from pylatexenc.latexwalker import LatexToken, LatexWalker  # noqa: E402
+
+from examforge.drill import latexnodes  # noqa: E402
+
+
+class _PlainWalker(LatexWalker):
+    """pylatexenc's own walker, read as latexnodes reads it (its context; formulas and pictures
+    as their source) but without any of `latexnodes.Walker`'s shortcuts."""
+
+    def __init__(self, s, context):
+        super().__init__(s, latex_context=context, tolerant_parsing=True)
+
+    def get_token(self, pos, include_brace_chars=None, environments=True, keep_inline_math=None,
+                  parsing_state=None, **kwargs):
+        tok = super().get_token(pos, include_brace_chars=include_brace_chars, environments=environments,
+                                parsing_state=parsing_state, **kwargs)
+        in_math = parsing_state is not None and parsing_state.in_math_mode
+        if (tok.tok in ("mathmode_inline", "mathmode_display") and tok.arg in latexnodes._MATH_SPECIALS
+                and environments and not include_brace_chars and not in_math):
+            return LatexToken(tok="specials", arg=latexnodes._MATH_SPECIALS[tok.arg], pos=tok.pos, len=tok.len,
+                              pre_space=tok.pre_space)
+        return tok
+
+
+def _merged(nodes: list) -> list:
+    """Our tree with adjacent Text nodes joined (the shortcuts cut text in other places)."""
+    out: list = []
+    for n in nodes:
+        if isinstance(n, latexnodes.Text):
+            if not n.s:
+                continue
+            if out and isinstance(out[-1], latexnodes.Text):
+                out[-1] = latexnodes.Text(out[-1].s + n.s)
+                continue
+            out.append(latexnodes.Text(n.s))
+            continue
+        if isinstance(n, (latexnodes.Style, latexnodes.Block, latexnodes.Span)):
+            n = type(n)(*[_merged(v) if isinstance(v, list) else v for v in vars(n).values()])
+        elif isinstance(n, latexnodes.ListEnv):
+            n = latexnodes.ListEnv(n.ordered, [latexnodes.Item(_merged(it.label) if it.label is not None else None,
+                                                                _merged(it.children)) for it in n.items])
+        elif isinstance(n, latexnodes.Table):
+            n = latexnodes.Table(n.aligns, [latexnodes.Row([_merged(c) for c in r.cells], r.rule_above) for r in n.rows],
+                                 n.rule_below)
+        out.append(n)
+    return out
+
+
+def _dump(nodes) -> list:
+    """pylatexenc's nodes as plain data, with adjacent character nodes joined."""
+    out: list = []
+    for n in nodes:
+        if n is None:
+            out.append(None)
+            continue
+        if type(n).__name__ == "LatexCharsNode":
+            if out and isinstance(out[-1], str):
+                out[-1] += n.chars
+            else:
+                out.append(n.chars)
+            continue
+        name = getattr(n, "macroname", None) or getattr(n, "environmentname", None) or getattr(n, "specials_chars", None)
+        out.append((type(n).__name__, name, getattr(n, "delimiters", None), _dump(getattr(n, "nodelist", None) or []),
+                    _dump(latexnodes.args(n))))
+    return out
+
+
+def _formulas(nodes: list) -> list[str]:
+    found = []
+    for n in nodes:
+        if isinstance(n, latexnodes.Math):
+            found.append(n.tex)
+        for value in vars(n).values() if hasattr(n, "__dict__") else ():
+            if isinstance(value, list):
+                found += _formulas([x for x in value if hasattr(x, "__dict__")])
+    return found
+
+
+@pytest.mark.parametrize("qtype", registry.all_types(), ids=lambda t: t.id)
+def test_the_tree_is_the_one_pylatexenc_reads(qtype):
+    """latexnodes' shortcuts change nothing: every source of a variant of every form reads as the
+    plain pylatexenc walker reads it, and every formula's nodes are the plain walker's."""
+    for form in drill_forms(qtype):
+        ex = exercise(qtype.id, 1, "medium", form)
+        for src in [ex.question_latex, ex.solution_latex, ex.expected_latex, *[c.latex for c in ex.variant.choices]]:
+            fast = latexnodes.parse(src)
+            plain = latexnodes.read(_PlainWalker(src, latexnodes._CONTEXT).get_latex_nodes()[0])
+            assert _merged(fast.nodes) == _merged(plain.nodes), f"{qtype.id} ({form}): {src[:200]!r}"
+            assert fast.unknown == plain.unknown
+            for tex in _formulas(fast.nodes):
+                w = _PlainWalker(tex, latexnodes._MATH_CONTEXT)
+                plain_math = w.get_latex_nodes(parsing_state=w.make_parsing_state(in_math_mode=True))[0]
+                assert _dump(latexnodes.parse_math(tex)) == _dump(plain_math), f"{qtype.id} ({form}): {tex[:200]!r}"
+
+
+def test_shortcuts_on_edge_cases():
+    cases = [r"a {} b \textvisiblespace{}c", r"\item[$x$] [y] \\[2pt] z", "$a$$b$ $$c$$ \\(d\\) \\[e\\]",
+             "x % comment\n y\n\n\\par z", r"\texttt{a{}b} {\bfseries c} \'e \c{c} \~n", "\\begin{tabbing}a \\= b\\kill\nc \\> d\\\\\n\\end{tabbing}",
+             "\\textbf {x} \\emph\n{y}", r"unclosed $x"]
+    for src in cases:
+        plain = latexnodes.read(_PlainWalker(src, latexnodes._CONTEXT).get_latex_nodes()[0])
+        assert _merged(latexnodes.parse(src).nodes) == _merged(plain.nodes), src
+
+
+def test_the_node_model_imports_neither_renderer():
+    """latexnodes holds the tree; markup (HTML) and plaintext (text) import it, never each other's
+    way round: markup may use plaintext for the SVG labels, plaintext never imports markup."""
+    import ast
+    from pathlib import Path
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse(Path(latexnodes.__file__).with_name(f"{name}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                found.add(node.module or "")
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        return found
+
+    assert not {m for m in imports("latexnodes") if "markup" in m or "plaintext" in m}
+    assert not {m for m in imports("plaintext") if "markup" in m}

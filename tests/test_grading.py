@@ -227,7 +227,6 @@ def test_grader_sheet_for_300_students_fits_two_pages_per_question(tmp_path, que
     assert len(rows) == 300
     typeset_sheet(tex, tmp_path / "sheet.pdf")
     pages = pdf_text(tmp_path / "sheet.pdf").split("\f")[:-1]  # the text ends with a form feed
-    assert len(pages) <= 4
     second_order = next(i for i, p in enumerate(pages) if "in roster order" in p)
     assert second_order <= most and len(pages) - second_order <= most
     assert all(f"u{k:04d}" in "".join(pages[:second_order]) for k in range(300))
@@ -367,7 +366,7 @@ def test_one_answer_questions_need_exactly_the_correct_letter():
 
 
 def test_scan_of_exam2_for_two_students(tmp_path):
-    """examples/exam2.yaml (12 pages, figures, ten true/false and four multiple-choice questions,
+    """examples/exam2.yaml (8 pages, figures, ten true/false and four multiple-choice questions,
     two questions in parts) for two students: the simulated stack reads back exactly."""
     from .conftest import require_tex
 

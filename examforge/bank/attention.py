@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from examforge.drawing import draw_until, matrix_dims
 from examforge.bank._options import params_rng
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import Latex, fmt
 from examforge.solvers import clean
@@ -271,6 +271,7 @@ class SelfAttention(QuestionType):
     mirrors = "002 Problem 2.2 (Geoff's transformer: D A A <START> A D <STOP>, causal, zero temperature)"
     Params = SelfAttentionParams
     Answer = SelfAttentionAnswer
+    answer_format = AnswerFormat("vector", percent=True)  # attention weights: fractions of one
     Ranges = SelfAttentionRanges
     box_height = "6cm"
     seed_example = {

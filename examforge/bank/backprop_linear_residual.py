@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt, matrix
 from examforge.solvers import clean
@@ -156,6 +156,7 @@ class BackpropLinearResidual(QuestionType):
                "and Q6 (dy/dx = V diag(1 - h^2) W)")
     Params = LinearResidualParams
     Answer = LinearResidualAnswer
+    answer_format = AnswerFormat("vector")  # the residual ask; see variant_format
     Ranges = LinearResidualRanges
     forms = ("free", "mc", "tf")
     seed_example = {"kind": "residual", "W": [[2, -1], [1, 3]], "x": [1, 2], "g": [1, -1]}
@@ -238,6 +239,11 @@ class BackpropLinearResidual(QuestionType):
         return [str(fmt(row)) for row in a.jacobian]
 
     # -- multiple choice -------------------------------------------------------------------------
+    def variant_format(self, p: LinearResidualParams) -> AnswerFormat:
+        # the residual gradient is a row vector, the tanh Jacobian a matrix; the linear layer's
+        # answer is a matrix and a vector together: picked among the options
+        return {"residual": AnswerFormat("vector"), "tanh_jacobian": AnswerFormat("matrix")}.get(p.kind, AnswerFormat("choice"))
+
     def choice_value(self, a: LinearResidualAnswer):
         if a.kind == "residual":
             return a.grad_v

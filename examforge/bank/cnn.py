@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import escape, shape
 from examforge.solvers.cnn import conv_head, trace_shapes
@@ -406,6 +406,12 @@ class CnnShapeTrace(QuestionType):
             kh, kw = a.head.kernel
             return [f"{a.head.filters} filters of size {kh} x {kw}", f"{a.head.params} parameters"]
         return [f"in_features = {a.flatten_dim}", f"{a.total_params} trainable parameters"]
+
+    answer_format = AnswerFormat("number")  # in_features; see variant_format
+
+    def variant_format(self, p: ShapeTraceParams) -> AnswerFormat:
+        # the convolution that replaces Flatten and Linear is described in words and numbers: picked
+        return AnswerFormat("choice") if getattr(p, "ask", "trace") == "conv_head" else AnswerFormat("number")
 
     def choice_value(self, a: ShapeTraceAnswer):
         if a.asked == "conv_head":

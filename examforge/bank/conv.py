@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until, matrix_dims
-from examforge.question import RangesModel, AnswerModel, ParamsModel, QuestionType
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import matrix, shape
 from examforge.solvers.conv import conv2d_output_hw, conv2d_values, conv2d_windows
@@ -80,6 +80,7 @@ class ConvOutputShape(QuestionType):
     mirrors = "002 Part 1 Q4 (3x5 filter, strides 1 and 3, 128x128 input)"
     Params = OutputShapeParams
     Answer = OutputShapeAnswer
+    answer_format = AnswerFormat("shape")
     Ranges = OutputShapeRanges
     forms = ("free", "mc", "tf")
     seed_example = {"input_hw": [128, 128], "kernel": [3, 5], "stride": [1, 3], "padding": [0, 0],
@@ -339,6 +340,7 @@ class ConvForwardValues(QuestionType):
                     "kernel": [[1, -1], [0, 1]], "stride": 1, "padding": 0}
     Params = ForwardValuesParams
     Answer = ForwardValuesAnswer
+    answer_format = AnswerFormat("matrix")
     Ranges = ForwardValuesRanges
     box_height = "5cm"
 

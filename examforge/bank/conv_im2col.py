@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from examforge.bank._options import params_rng
 
 from examforge.drawing import draw_until
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import shape
 from examforge.solvers.conv import conv2d_as_matrix, weight_in_matrix
@@ -193,6 +193,7 @@ class ConvIm2col(QuestionType):
     Answer = Im2colAnswer
     options = {"ask: weight_position": "the row and column of A where W[o, c, u, v] meets the input for out[o, i, j] "
                                        "(004 P1(a)iv); pin them with `weight` and `position`"}
+    answer_format = AnswerFormat("choice")  # a fraction a/b the options print as one number: picked, not typed
     Ranges = Im2colRanges
     seed_example = {"height": 6, "width": 6, "in_channels": 3, "out_channels": 2, "kernel": 3, "stride": 1}
     seed_note = (

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.solvers.receptive import conv_stack_params, conv_stack_params_poly, receptive_fields
 
@@ -259,6 +259,7 @@ class ConvStackedVsSingle(QuestionType):
     mirrors = "000 1.1 (two 3x3 convolutions vs one 5x5, D input and D output channels: 18D^2 < 25D^2)"
     Params = StackedParams
     Answer = StackedAnswer
+    answer_format = AnswerFormat("choice")  # the options compare in words
     Ranges = StackedRanges
     forms = ("free", "mc", "tf")
     seed_example = {"n_layers": 2, "small_kernel": 3, "big_kernel": 5, "channels": None, "bias": False}

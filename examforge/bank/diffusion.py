@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -115,6 +115,7 @@ class DiffusionDdpmMarginal(QuestionType):
     mirrors = "003 Q29 (DDPM forward process: q(x_t | x_0) = N(sqrt(alpha-bar_t) x_0, (1 - alpha-bar_t) I))"
     Params = DdpmParams
     Answer = DdpmAnswer
+    answer_format = AnswerFormat("vector")  # x_t, the default ask; see variant_format
     Ranges = DdpmRanges
     forms = ("free", "mc", "tf")
     seed_example = {"betas": [0.1, 0.2, 0.5], "x0": [1, -2], "eps": [0.5, 1], "ask": "x_t"}
@@ -157,6 +158,13 @@ class DiffusionDdpmMarginal(QuestionType):
     @staticmethod
     def _gaussian(coef: float, var: float) -> str:
         return rf"\mathcal{{N}}({fmt(coef)}\,\mathbf{{x}}_0,\ {fmt(var, 6)}\,I)"
+
+    def variant_format(self, p: DdpmParams) -> AnswerFormat:
+        if p.ask == "alpha_bar":
+            return AnswerFormat("number")
+        if p.ask == "marginal":  # N(c x_0, v I): the two numbers c and v
+            return AnswerFormat("vector", labels=("𝒩(", " x₀, ", " I)"))
+        return AnswerFormat("vector")
 
     def choice_value(self, a: DdpmAnswer):
         if a.asked == "alpha_bar":

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -101,6 +101,7 @@ class EstimationGaussianMle(QuestionType):
     Answer = GaussianAnswer
     options = {"ask: derivation": "derive the MLEs from the log-likelihood, then compute them (003 Q10); free response",
                "ask: bias": "E[sigma_hat^2] = (n - 1)/n sigma^2 for this n, and its limit as n -> infinity"}
+    answer_format = AnswerFormat("vector", labels=("μ̂ = ", ", σ̂² = ", ""))
     Ranges = GaussianRanges
     # The seed question has no numbers; this is a small worked instance of it.
     seed_example = {"samples": [2, 4, 4, 4, 5, 5, 7, 9], "context": "measurement"}
@@ -323,6 +324,7 @@ class EstimationBetaMap(QuestionType):
     Answer = BetaMapAnswer
     options = {"ask: derivation": "derive the MAP from the log-posterior, then compute it (003 Q11); free response",
                "ask: large_n": "the MAP with 10n and 100n trials at the same frequency, and its limit k/n (003 Q11)"}
+    answer_format = AnswerFormat("number", percent=True)  # a probability
     Ranges = BetaMapRanges
     # The seed has no numbers; Beta(2, 2) is its "Laplace smoothing" prior.
     seed_example = {"alpha": 2, "beta": 2, "k": 3, "n": 10, "context": "coin"}

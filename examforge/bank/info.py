@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -139,6 +139,7 @@ class InfoEntropy(QuestionType):
     mirrors = "003 Q16 (the entropy step: H(p) = -sum p log2 p)"
     Params = EntropyParams
     Answer = EntropyAnswer
+    answer_format = AnswerFormat("number", labels=("", " bits"))
     Ranges = EntropyRanges
     forms = ("free", "mc", "tf")
     # Seed 003 Q16's left child: 6 positive and 2 negative examples, H = 0.8113 bits.

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.figures import CellGrid
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import shape
 from examforge.solvers.jacobian import matmul_jacobians
@@ -82,6 +82,7 @@ class JacobianMatmul(QuestionType):
     mirrors = "001 Problem 1 (A 2x3, B 3x5: dC/dA 60 entries, 30 zero; dC/dB 150 entries, 120 zero)"
     Params = MatmulParams
     Answer = MatmulAnswer
+    answer_format = AnswerFormat("vector", labels=("∂C/∂A: ", " entries, ", " always zero; ∂C/∂B: ", " entries, ", " always zero"))
     Ranges = MatmulRanges
     seed_example = {"a_shape": [2, 3], "b_shape": [3, 5]}
     box_height = "5cm"

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from examforge.drawing import pick, short_decimal
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -97,6 +97,7 @@ class LinalgPcaSvd(QuestionType):
     mirrors = "003 Q4 (PCA via SVD: lambda_i = sigma_i^2/(n-1), variance explained, Eckart-Young rank-k error)"
     Params = PcaParams
     Answer = PcaAnswer
+    answer_format = AnswerFormat("number")  # the default ask; see variant_format
     Ranges = PcaRanges
     forms = ("free", "mc", "tf")
     seed_example = {"n": 11, "singular_values": [10, 6, 3, 1], "k": 2, "ask": "explained"}
@@ -132,6 +133,9 @@ class LinalgPcaSvd(QuestionType):
 
     def key_texts(self, a: PcaAnswer) -> list[str]:
         return [str(fmt(a.eigenvalues)), str(fmt(a.explained)), str(fmt(a.error))]
+
+    def variant_format(self, p: PcaParams) -> AnswerFormat:
+        return AnswerFormat("vector") if p.ask == "eigenvalues" else AnswerFormat("number")
 
     def choice_value(self, a: PcaAnswer):
         if a.asked == "eigenvalues":

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -114,6 +114,7 @@ class LogregSgdStep(QuestionType):
     mirrors = "002 Part 1 Q3 (cross-entropy + (lambda/2)||w||_inf^2 SGD rule; the seed is symbolic, here with numbers)"
     Params = LogRegParams
     Answer = LogRegAnswer
+    answer_format = AnswerFormat("vector")
     Ranges = LogRegRanges
     # The seed's update rule has no numbers; a small instance with sigma(0) = 0.5.
     seed_example = {"x": [1, 2, -1], "y": 1, "w": [1, 0.5, 2], "lam": 0.5, "lr": 0.1, "penalty": "linf_sq"}

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until, nice
 from examforge.figures import Axes, Curve, sampled
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -125,6 +125,7 @@ class LRStability(QuestionType):
     mirrors = "001 warm-up MC1 (batch GD with a too-large learning rate: divergence or oscillation; L = w^2/2, eta < 2)"
     Params = LRStabilityParams
     Answer = LRStabilityAnswer
+    answer_format = AnswerFormat("number")  # see variant_format
     Ranges = LRStabilityRanges
     forms = ("free", "mc", "tf")
     # The seed's parabola L = w^2/2 (a = 1, stable iff eta < 2); eta = 2.5 and w0 = 1 are ours.
@@ -183,6 +184,10 @@ class LRStability(QuestionType):
 
     def key_texts(self, a: LRStabilityAnswer) -> list[str]:
         return [str(fmt(a.iterates[1:])), f"2/a = {fmt(a.max_lr)}"]
+
+    def variant_format(self, p: LRStabilityParams) -> AnswerFormat:
+        # the behaviour is one of four sentences: picked among the options
+        return AnswerFormat("choice") if p.ask == "behaviour" else AnswerFormat("number")
 
     def choice_value(self, a: LRStabilityAnswer):
         return a.asked_value

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import matrix_dims
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.figures import CellGrid, Window
 from examforge.registry import register
 from examforge.formatting import matrix
@@ -232,6 +232,7 @@ class PoolValues(QuestionType):
     mirrors = "001 Q3(c) (2x2 max-pool, stride 2, on the 4x4 input I: every maximum is 2)"
     Params = PoolParams
     Answer = PoolValuesAnswer
+    answer_format = AnswerFormat("matrix")
     Ranges = PoolRanges
     seed_example = {"input": [[1, 0, 2, 1], [2, 1, 0, 0], [1, 2, 1, 2], [0, 1, 2, 1]], "kernel": 2, "stride": 2}
     box_height = "5cm"
@@ -386,6 +387,7 @@ class PoolMaxBackward(QuestionType):
     mirrors = "001 Q3(c) (max-pool is a router: the upstream gradient goes to the argmax only)"
     Params = MaxBackwardParams
     Answer = MaxBackwardAnswer
+    answer_format = AnswerFormat("matrix")
     Ranges = MaxBackwardRanges
     seed_example = {"input": [[1, 0, 2, 1], [2, 1, 0, 0], [1, 2, 1, 2], [0, 1, 2, 1]], "kernel": 2, "stride": 2,
                     "upstream": [[1, 1], [1, 1]]}

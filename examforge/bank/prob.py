@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import draw_until, pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -87,6 +87,7 @@ class ProbBayes(QuestionType):
     mirrors = "003 Q7 (prevalence 1%, sensitivity 99%, specificity 95%)"
     Params = BayesParams
     Answer = BayesAnswer
+    answer_format = AnswerFormat("number", percent=True)  # a probability
     Ranges = BayesRanges
     seed_example = {"prevalence": 0.01, "sensitivity": 0.99, "specificity": 0.95, "context": "disease"}
     box_height = "4cm"
@@ -397,6 +398,7 @@ class ProbCltTail(QuestionType):
     mirrors = "003 Q12 (mean loss 0.5, variance 0.25, n = 10000, P(mean > 0.505))"
     Params = CltParams
     Answer = CltAnswer
+    answer_format = AnswerFormat("number", percent=True)  # a probability
     Ranges = CltRanges
     seed_example = {"mean": 0.5, "variance": 0.25, "n": 10000, "threshold": 0.505, "tail": "upper", "context": "loss"}
     box_height = "4.5cm"

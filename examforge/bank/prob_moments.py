@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from examforge.drawing import pick, short_decimal
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -131,6 +131,7 @@ class ProbMoments(QuestionType):
     mirrors = "003 Q9 (E[X] and Var(X) of Bernoulli(p), Binomial(n, p), Poisson, Uniform(a, b), Exponential; (b) derived from (a))"
     Params = MomentsParams
     Answer = MomentsAnswer
+    answer_format = AnswerFormat("vector", labels=("E[X] = ", ", Var(X) = ", ""))
     Ranges = MomentsRanges
     forms = ("free", "mc", "tf")
     seed_example = {"distribution": "binomial", "n": 10, "p": 0.3}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until
 from examforge.errors import GenerationError
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import Latex, fmt, frac, matrix
 from examforge.solvers import clean
@@ -247,6 +247,7 @@ class SoftmaxTemperature(QuestionType):
     mirrors = "002 Part 1 MC1 (temp-softmax_T(z) = softmax(z/T); which statement is false)"
     Params = TemperatureParams
     Answer = TemperatureAnswer
+    answer_format = AnswerFormat("vector", percent=True)  # probabilities
     Ranges = TemperatureRanges
     forms = ("free", "mc", "tf")
     # The seed's own question: its logits (statement C), its four statements, T = 2 ours. Its
@@ -485,6 +486,7 @@ class SoftmaxJacobian(QuestionType):
     mirrors = "003 Q1 (backprop through softmax: derive ds_i/dz_j)"
     Params = JacobianParams
     Answer = JacobianAnswer
+    answer_format = AnswerFormat("matrix")
     Ranges = ClassesRanges
     # 003 Q1 is symbolic (its key diag(s) - s s^T is right); our example has e^z = (2, 1, 1),
     # so s = (1/2, 1/4, 1/4).
@@ -577,6 +579,7 @@ class SoftmaxCEGradient(QuestionType):
     mirrors = "003 Q2 (gradient of softmax cross-entropy: show dL/dz = s - y)"
     Params = CEGradientParams
     Answer = CEGradientAnswer
+    answer_format = AnswerFormat("vector")
     Ranges = ClassesRanges
     # 003 Q2 is symbolic (its key s - y is right); our example has e^z = (2, 1, 1) and true
     # class 2: s - y = (0.5, -0.75, 0.25).

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from examforge.drawing import draw_until
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import Latex, texttt
 from examforge.solvers.attention import same_attention_output
@@ -239,6 +239,7 @@ class RepeatedTokens(QuestionType):
     mirrors = "001 Q5 parts 1-4 (\"The dog that chased the dog was tired.\", id 4 changed from \"dog\" to \" dog\")"
     Params = RepeatedParams
     Answer = RepeatedAnswer
+    answer_format = AnswerFormat("choice")  # the options say in words which tokens are distinguishable
     Ranges = RepeatedRanges
     box_height = "5cm"
     seed_example = {

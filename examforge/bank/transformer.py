@@ -17,7 +17,7 @@ from examforge.bank.attention import (
     FloatMatrix, Matrix, Symbol, check_symbol, mat_tex, np_attention, num_tex, sym_tex, vec_tex,
 )
 from examforge.figures import Axes, Bars, Curve
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import Latex, fmt
 from examforge.solvers import clean
@@ -339,6 +339,7 @@ class ActivationMemory(QuestionType):
     mirrors = "000 Q3 (Transformer Memory: N about 100x B and D; attention 2x/4x/1x, MLP 2x/2x/2x)"
     Params = ActivationParams
     Answer = ActivationAnswer
+    answer_format = AnswerFormat("shape", labels=("B: ", " ×, N: ", " ×, D: ", " ×"))
     Ranges = ActivationRanges
     forms = ("free", "mc", "tf")
     box_height = "3cm"
@@ -861,6 +862,7 @@ class ArithmeticVisibility(QuestionType):
     mirrors = "000 Q4 (Transformer Arithmetic; 4.5: One Plus One Minus Two Equals at positions 4 1 2 3 0 5)"
     Params = VisibilityParams
     Answer = VisibilityAnswer
+    answer_format = AnswerFormat("choice")  # the options print a distribution by its nonzero terms
     Ranges = VisibilityRanges
     box_height = "1.6cm"
     seed_example = {

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from examforge.drawing import draw_until
 from examforge.bank.info import log2_hints
-from examforge.question import AnswerModel, ParamsModel, QuestionType, RangesModel
+from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
@@ -136,6 +136,7 @@ class TreeInformationGain(QuestionType):
     mirrors = "003 Q16 (14 examples, 9+/5-, split into 6+/2- and 3+/3-)"
     Params = InfoGainParams
     Answer = InfoGainAnswer
+    answer_format = AnswerFormat("number", labels=("", " bits"))
     Ranges = InfoGainRanges
     seed_example = {"parent": [9, 5], "children": [[6, 2], [3, 3]]}
     box_height = "6cm"

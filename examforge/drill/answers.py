@@ -1,27 +1,27 @@
 """Reading and checking a student's answer, generically for every question type.
 
 The quantity a drill asks for is the one the multiple-choice options show:
-`qtype.choice_value(answer)`. Its Python shape decides the answer format, in this one place:
+`qtype.choice_value(answer)`. How it is entered and compared is declared by the type
+(`QuestionType.answer_format`, read with `format_of`; see examforge.question.AnswerFormat),
+never guessed here from the options' text. The formats read here:
 
-    number   int or float                  "0.25", "-3", "1/3", "2.5e-3"
-    vector   flat tuple of numbers         "9, 2, 14" or "[9 2 14]" (token ids, weights, ...)
-    shape    flat tuple whose option LaTeX  "126 x 42", "6×9×9", "(6, 9, 9)"
-             uses \\times
-    matrix   tuple of equal-length tuples  "1 2; 3 4", "[[1, 2], [3, 4]]", one row per line
-    set      set / frozenset               "{3, 1}" (order does not matter)
-    bool     bool                          "true" / "false" / "yes" / "no"
+    number   "0.25", "-3", "1/3", "2.5e-3"
+    vector   "9, 2, 14" or "[9 2 14]" (token ids, weights, ...)
+    shape    "126 x 42", "6\u00d79\u00d79", "(6, 9, 9)"
+    matrix   "1 2; 3 4", "[[1, 2], [3, 4]]", one row per line
+    set      "{3, 1}" (order does not matter)
+    bool     "true" / "false" / "yes" / "no"
+    choice   option letters: "B", "(b)", or a set of letters "A, C" when several are right
 
-Anything else (sentences, dicts) cannot be typed and is drilled as multiple choice. Choice
-forms read letters: "B", "(b)", or a set of letters "A, C" when several options are right.
-
-Numbers are compared with the answer model's `grading_tol` (absolute); expected integers must
-match exactly (after reading, so "512.0" and "1024/2" are 512). A malformed answer raises
-`AnswerSyntaxError` with a message saying what was expected; it is never graded wrong.
+Numbers are compared with the format's tolerance (absolute; the type's `grading_tol` unless it
+declares another); expected integers must match exactly (after reading, so "512.0" and "1024/2"
+are 512). A malformed answer raises `AnswerSyntaxError` with a message saying what was
+expected; it is never graded wrong.
 
 A trailing "%" is read as hundredths ("16.5%" is 0.165) only where the format says the answer is
-a fraction of one (`AnswerFormat.percent`: a probability, an attention weight; decided per type,
-never from this variant's answer). Anywhere else "50%" is refused with a message instead of
-being read as 0.5 and graded against an expected 50.
+a fraction of one (`AnswerFormat.percent`: a probability, an attention weight; declared per type,
+never decided from this variant's answer). Anywhere else "50%" is refused with a message instead
+of being read as 0.5 and graded against an expected 50.
 """
 
 from __future__ import annotations
@@ -34,58 +34,15 @@ from numbers import Integral, Real
 from typing import Any
 
 from examforge.errors import InputError
+from examforge.question import TYPED_KINDS as KINDS
+from examforge.question import AnswerFormat
 
-KINDS = ("number", "vector", "shape", "matrix", "set", "bool")
+__all__ = ["AnswerFormat", "AnswerSyntaxError", "KINDS", "Verdict", "compare", "fits", "kind_of", "parse", "plain",
+           "same_as_printed", "show", "show_as"]
 
 
 class AnswerSyntaxError(InputError):
     """The answer could not be read (not: the answer is wrong)."""
-
-
-@dataclass(frozen=True)
-class AnswerFormat:
-    kind: str  # one of KINDS, or "choice" for the mc/tf forms
-    tol: float  # absolute tolerance for non-integer numbers
-    rank: int | None = None  # shapes only: how many dimensions (the question states it)
-    multiple: bool = False  # choice only: more than one option may be right
-    # The text around the numbers in the type's options, e.g. ("μ̂ = ", ", σ̂² = ", ""): says
-    # what each typed number is. Only set when it is the same for every variant of the type.
-    labels: tuple[str, ...] | None = None
-    # The answer is a fraction of one (a probability, a weight): "25%" is read as 0.25. Set per
-    # type, so it says nothing about this variant's answer.
-    percent: bool = False
-
-    @property
-    def hint(self) -> str:
-        if self.percent and self.kind == "number":
-            return "a number, e.g. 0.25, 1/4 or 25%"
-        return {
-            "number": "a number, e.g. 0.25, -3 or 1/3",
-            "vector": "numbers separated by commas or spaces, e.g. 3, 1, 4",
-            "shape": "dimensions separated by x, e.g. 28 x 28",
-            "matrix": "rows separated by ';' or new lines, entries by spaces or commas, e.g. 1 2; 3 4",
-            "set": "the elements separated by commas, in any order",
-            "bool": "true or false",
-            "choice": "the letters of all correct options, e.g. A, C" if self.multiple else "the option's letter",
-        }[self.kind]
-
-    def public(self) -> dict[str, Any]:
-        """What the browser may know before submitting: the format, never the answer."""
-        data: dict[str, Any] = {"kind": self.kind, "hint": self.hint}
-        if self.rank is not None:
-            data["rank"] = self.rank
-        if self.kind == "choice":
-            data["multiple"] = self.multiple
-        if self.labels is not None:
-            data["labels"] = list(self.labels)
-        if self.percent:
-            data["percent"] = True
-        return data
-
-    @property
-    def template(self) -> str | None:
-        """The labels with blanks, for the terminal: "μ̂ = _, σ̂² = _"."""
-        return "_".join(self.labels) if self.labels is not None else None
 
 
 # -- the expected value ------------------------------------------------------------------------
@@ -114,8 +71,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def kind_of(value: Any, option_latex: str = "") -> str | None:
-    """The answer kind of a `choice_value`, or None when it cannot be typed."""
+def kind_of(value: Any) -> str | None:
+    """The structure of a value: number, vector (a flat tuple of numbers), matrix (equal rows of
+    numbers), set, bool; None for anything else. Says whether a value fits its declared format
+    (a shape is a vector declared as one), never which format a type has."""
     value = plain(value)
     if isinstance(value, bool):
         return "bool"
@@ -125,82 +84,43 @@ def kind_of(value: Any, option_latex: str = "") -> str | None:
         return "set" if value and all(_is_number(v) or isinstance(v, str) for v in value) else None
     if isinstance(value, tuple) and value:
         if all(_is_number(v) for v in value):
-            return "shape" if "\\times" in option_latex else "vector"
+            return "vector"
         if all(isinstance(r, tuple) and r and all(_is_number(v) for v in r) for r in value):
             if len({len(r) for r in value}) == 1:
                 return "matrix"
     return None
 
 
-def flat_numbers(value: Any) -> list[float]:
-    value = plain(value)
-    if isinstance(value, (tuple, frozenset)):
-        return [x for v in value for x in flat_numbers(v)]
-    return [value] if _is_number(value) else []
-
-
-_SHOWN_NUMBER = re.compile(r"(?<![\w.])-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:/[0-9]+)?(?![0-9])")
-
-
-def numbers_in(text: str) -> list[re.Match]:
-    """Numbers as printed in an option's text (ASCII digits: subscripts like C₁ are not numbers)."""
-    return list(_SHOWN_NUMBER.finditer(text.replace("\u2212", "-")))
-
-
-def _shown(m: re.Match) -> float:
-    return float(Fraction(m.group(0)))
-
-
-def shows_value(option_text: str, value: Any, tol: float) -> bool:
-    """Whether an option's text prints the value's numbers (so typing them makes sense)."""
-    shown = [_shown(m) for m in numbers_in(option_text)]
-    wanted = flat_numbers(value)
-    slack = max(tol, 1e-4)
-    return bool(wanted) and all(any(abs(t - v) <= slack * max(1.0, abs(v) * 1e-4) for t in shown) for v in wanted)
-
-
-def labels_of(option_text: str, value: Any, tol: float) -> tuple[str, ...] | None:
-    """The option's text split around the value's numbers, when they appear in order, once each
-    and with words around them ("2 bits", "in_features = 512"); None otherwise."""
-    value = plain(value)
-    if isinstance(value, bool) or not (_is_number(value) or (
-            isinstance(value, tuple) and value and all(_is_number(v) for v in value))):
-        return None
-    wanted = [value] if _is_number(value) else list(value)
-    found = numbers_in(option_text)
-    if len(found) != len(wanted):
-        return None
-    if not all(abs(_shown(m) - v) <= max(tol, 1e-4) for m, v in zip(found, wanted)):
-        return None
-    pieces, last = [], 0
-    for m in found:
-        pieces.append(option_text[last : m.start()])
-        last = m.end()
-    pieces.append(option_text[last:])
-    if not any(ch.isalpha() for piece in pieces for ch in piece):
-        return None  # only brackets and commas: a plain list says as much, without its length
-    return tuple(pieces)
-
-
-def typed_format(qtype, answer, option_text: str | None = None) -> AnswerFormat | None:
-    """The format of a typed answer to this variant, or None when it must be chosen: when the
-    value has no typeable kind, or the options describe it in words instead of printing it."""
-    value = plain(qtype.choice_value(answer))
-    try:
-        latex = qtype.choice_latex(qtype.choice_value(answer))
-    except Exception:  # a type whose options cannot be drawn as LaTeX still has a kind
-        latex = ""
-    kind = kind_of(value, latex)
-    if kind is None:
-        return None
-    tol = float(getattr(qtype.Answer, "grading_tol", 0.01))
-    if option_text is not None and kind != "bool" and not shows_value(option_text, value, tol):
-        return None
-    return AnswerFormat(kind, tol, rank=len(value) if kind == "shape" else None)
+def fits(value: Any, fmt: AnswerFormat) -> bool:
+    """Whether an expected value has the structure its format declares (and as many numbers as
+    its labels, if any): a type whose answer does not is a bug, reported as such."""
+    kind = kind_of(value)
+    if fmt.kind == "shape":
+        ok = kind == "vector"
+    else:
+        ok = kind == fmt.kind
+    if ok and fmt.labels is not None:
+        count = 1 if kind == "number" else len(plain(value))
+        ok = len(fmt.labels) - 1 == count
+    return ok
 
 
 def choice_format(correct_letters: set[str]) -> AnswerFormat:
     return AnswerFormat("choice", 0.0, multiple=len(correct_letters) > 1)
+
+
+def _squash(text: str) -> str:
+    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("*", "x").lower()
+    return "".join(text.split())
+
+
+def same_as_printed(response: Any, printed: str) -> bool:
+    """Whether a typed answer is the right option's text as printed ("7 \u00d7 7"), blanks, case,
+    minus and times signs aside. Bounded like `parse`: longer answers are not compared."""
+    if not isinstance(response, str) or len(response) > MAX_ANSWER_CHARS:
+        return False
+    squashed = _squash(response)
+    return bool(squashed) and squashed == _squash(printed)
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ Nothing here keeps state between requests: the web server and the terminal drill
 exercise from those four values whenever they need it (an LRU cache only saves the work).
 
 - form "free": the student types the quantity the multiple-choice options show
-  (`choice_value`). The question is the multiple-choice stem, which asks for exactly that
-  quantity, without the options; the worked solution is the free-response one.
+  (`choice_value`), in the format the type declares (`QuestionType.format_of`). The question is
+  the multiple-choice stem, which asks for exactly that quantity, without the options; the
+  worked solution is the free-response one. A variant whose answer the type declares as picked
+  among the options (a sentence) is drilled as multiple choice.
 - forms "mc" and "tf": the student picks option letters (or true/false).
 
 Difficulty maps onto the type's `Ranges` in one generic way: "medium" is the defaults; "easy"
@@ -28,9 +30,8 @@ from pydantic import ValidationError
 
 from examforge import registry
 from examforge.drill import answers, plaintext
-from examforge.drill.answers import AnswerFormat
 from examforge.errors import ExamforgeError, InputError
-from examforge.question import QuestionType
+from examforge.question import AnswerFormat, QuestionType
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.variant import Variant, draw
 
@@ -121,88 +122,22 @@ def draw_at(qtype: QuestionType, seed: int, difficulty: str, form: str) -> Varia
 
 
 def option_text(qtype: QuestionType, answer) -> str:
-    """The right option as text (what a multiple-choice student would see): private."""
+    """The right option as text (what a multiple-choice student would see): private. Only
+    compared with a typed answer (`answers.same_as_printed`); the format comes from the type."""
     return plaintext.flat_text(qtype.choice_latex(qtype.choice_value(answer)))
-
-
-def typed_format(qtype: QuestionType, answer) -> AnswerFormat | None:
-    return answers.typed_format(qtype, answer, option_text(qtype, answer))
-
-
-def _sample_answers(qtype: QuestionType, n: int = 3) -> list:
-    out = []
-    if qtype.seed_example is not None:
-        try:
-            out.append(qtype.solve(qtype.Params.model_validate(qtype.seed_example)))
-        except Exception:
-            pass
-    for seed in range(n):
-        try:
-            out.append(draw(qtype, seed).answer)
-        except Exception:
-            pass
-    return out
 
 
 @lru_cache(maxsize=None)
 def answer_kind(type_id: str) -> str | None:
-    """The typed-answer kind of a type (from its seed example and first seeds), None if its
-    answers cannot be typed."""
-    qtype = registry.get(type_id)
-    for answer in _sample_answers(qtype, n=0 if qtype.seed_example is not None else 1):
-        try:
-            fmt = typed_format(qtype, answer)
-        except Exception:
-            continue
-        if fmt is not None:
-            return fmt.kind
-    return None
-
-
-@lru_cache(maxsize=None)
-def answer_labels(type_id: str) -> tuple[str, ...] | None:
-    """The words around the typed numbers, when every sampled variant has the same ones."""
-    qtype = registry.get(type_id)
-    tol = float(getattr(qtype.Answer, "grading_tol", 0.01))
-    seen = set()
-    for answer in _sample_answers(qtype, n=4):
-        try:
-            seen.add(answers.labels_of(option_text(qtype, answer), qtype.choice_value(answer), tol))
-        except Exception:
-            return None
-    return seen.pop() if len(seen) == 1 else None
-
-
-@lru_cache(maxsize=None)
-def answer_percent(type_id: str) -> bool:
-    """Whether the typed answers of a type are fractions of one (probabilities, weights): every
-    number of its seed example's and first seeds' answers is a decimal in [0, 1]. Only then is
-    "25%" read as 0.25; elsewhere "50%" is refused rather than read as 0.5 against an expected
-    50. Decided per type from fixed samples, so it says nothing about a variant's answer."""
-    qtype = registry.get(type_id)
-    numbers = []
-    for answer in _sample_answers(qtype, n=8):
-        try:
-            numbers += answers.flat_numbers(qtype.choice_value(answer))
-        except Exception:
-            return False
-    return bool(numbers) and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in numbers)
+    """The kind of a type's typed answer, as it declares it (`QuestionType.format_of`); None
+    when its answers are picked among the options or written in words."""
+    fmt = registry.get(type_id).format_of()
+    return fmt.kind if fmt.typed else None
 
 
 def is_open(qtype: QuestionType) -> bool:
     """An open question (authored `free`): the student writes, then compares with the model answer."""
-    return getattr(qtype, "kind", None) == "free"
-
-
-class OpenFormat(AnswerFormat):
-    """The answer to an open question: the student's own text, never graded automatically."""
-
-    @property
-    def hint(self) -> str:
-        return "your own answer, in a few sentences; then compare it with the model answer"
-
-
-OPEN_FORMAT = OpenFormat("open", 0.0)
+    return qtype.format_of().kind == "open"
 
 
 def drill_forms(qtype: QuestionType) -> tuple[str, ...]:
@@ -296,9 +231,8 @@ class Exercise:
         the same reading and tolerance; chosen: a wrong option) says which, in a sentence."""
         if self.is_open:
             return self._open(response)
-        if self.form == "free" and isinstance(response, str) and len(response) <= answers.MAX_ANSWER_CHARS:
-            if _squash(response) and _squash(response) == _squash(self.option_text):
-                return Verdict(True, "Right."), response.strip()
+        if self.form == "free" and answers.same_as_printed(response, self.option_text):
+            return Verdict(True, "Right."), response.strip()
         given = answers.parse(response, self.fmt, letters=self.letters)
         verdict = answers.compare(given, self.expected, self.fmt)
         if self.fmt.kind == "choice":
@@ -352,17 +286,12 @@ class Exercise:
                        why=self.why(name) if name else None, credit=0.0, mistakes=tuple(names))
 
     def typed_mistake(self, given: Any) -> str | None:
-        """The named mistake whose value the typed answer equals, under the answer's own reading."""
-        try:
-            named = self.qtype.mistakes(self.variant.params)
-        except Exception:
-            return None
-        for name, value in named.items():
-            try:
-                if answers.compare(given, answers.plain(value), self.fmt).correct:
-                    return name
-            except Exception:
-                continue
+        """The named mistake whose value the typed answer equals, under the answer's own reading
+        (mistakes whose value has another structure than the answer's are not compared)."""
+        for name, value in self.qtype.mistakes(self.variant.params).items():
+            value = answers.plain(value)
+            if answers.fits(value, self.fmt) and answers.compare(given, value, self.fmt).correct:
+                return name
         return None
 
     def why(self, name: str) -> str:
@@ -402,11 +331,6 @@ def mistake_sentence(qtype: QuestionType, params: Any, name: str) -> str:
             return ""  # no name worth saying: the explanation says why
         return f"That is the option for the mistake: {name.replace('_', ' ')}."
     return f"That is the value you get if you {name.replace('_', ' ')}."
-
-
-def _squash(text: str) -> str:
-    text = text.replace("\u2212", "-").replace("\u00d7", "x").replace("*", "x").lower()
-    return "".join(text.split())
 
 
 MAX_TYPE_ID_CHARS = 100
@@ -460,21 +384,21 @@ def exercise(type_id: str, seed: int, difficulty: str = "medium", form: str | No
 def _build(type_id: str, seed: int, difficulty: str, form: str) -> Exercise:
     qtype = registry.get(type_id)
     v = draw_at(qtype, seed, difficulty, form)
-    if form == "free" and is_open(qtype):
-        return Exercise(qtype, seed, difficulty, form, v, OPEN_FORMAT)
     if form == "free":
-        text = option_text(qtype, v.answer)
-        fmt = answers.typed_format(qtype, v.answer, text)
-        if fmt is None:  # this variant's answer is words: it is drilled as multiple choice
+        fmt = qtype.format_of(v.params)
+        if fmt.kind == "open":
+            return Exercise(qtype, seed, difficulty, form, v, fmt)
+        if not fmt.typed:  # this variant's answer is picked among its options (words, say)
             fallback = next((f for f in qtype.forms if f != "free"), None)
             if fallback is None:
                 raise ExamforgeError(f"{type_id} seed {seed}: the answer cannot be typed and there are no options")
             return _build(type_id, seed, difficulty, fallback)
-        labels = answer_labels(type_id)
-        if labels is not None and answers.labels_of(text, qtype.choice_value(v.answer), fmt.tol) == labels:
-            fmt = replace(fmt, labels=labels)
-        if fmt.kind in ("number", "vector", "matrix") and answer_percent(type_id):
-            fmt = replace(fmt, percent=True)
+        expected = answers.plain(qtype.choice_value(v.answer))
+        if not answers.fits(expected, fmt):
+            raise ExamforgeError(f"{type_id} seed {seed}: the answer {str(expected)[:60]} does not fit the format "
+                                 f"the type declares ({fmt.kind}{', labels ' + repr(fmt.labels) if fmt.labels else ''})")
+        if fmt.kind == "shape":  # the question states the number of dimensions
+            fmt = replace(fmt, rank=len(expected))
         return Exercise(qtype, seed, difficulty, form, v, fmt)
     fmt = answers.choice_format({c.letter for c in v.choices if c.mistake is None})
     if form == "multi":  # select all: checkboxes even when one option is right (that is not told)

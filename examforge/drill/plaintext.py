@@ -1,6 +1,7 @@
-"""The parsed LaTeX tree (markup.py) as plain Unicode text for the terminal drill: math through
-pylatexenc (or a fast path for simple formulas) with sub/superscripts, fractions a/b, matrices
-laid out in 2-D, aligned rows in columns, tables padded, TikZ figures sketched."""
+"""The tree of latexnodes.py as plain Unicode text for the terminal drill: formulas read with
+pylatexenc's walker in math mode and written by pylatexenc's latex2text, with sub/superscripts
+as Unicode (x₁, Wᵀ), fractions a/b, matrices laid out in 2-D, aligned rows in columns,
+tables padded, TikZ figures sketched."""
 
 from __future__ import annotations
 
@@ -8,200 +9,167 @@ import re
 import textwrap
 from functools import lru_cache
 
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+from pylatexenc.latexwalker import LatexCharsNode, LatexEnvironmentNode, LatexGroupNode, LatexMacroNode
+
 from examforge import figures
-from examforge.drill.markup import (
-    Block, Break, Figure, ListEnv, Math, Par, Span, Style, Table, Text, _RowEnd, _Tab, parse,
+from examforge.drill.latexnodes import (
+    Block, Break, Figure, ListEnv, Math, Par, RowEnd, Span, Style, Tab, Table, Text, args, math_of, parse, parse_math,
+    split_formulas, split_rows,
 )
-from examforge.text import latex_to_text
 
 _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _SUP = str.maketrans("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ")
-_SUB_OK = set("0123456789+-=()aehijklmnoprstuvx")
-_SUP_OK = set("0123456789+-=()niT")
-_MATRIX_ENVS = ("bmatrix", "pmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix")
+_SUB_OK = frozenset("0123456789+-=()aehijklmnoprstuvx")
+_SUP_OK = frozenset("0123456789+-=()niT")
 _BRACKETS = {"bmatrix": "[]", "pmatrix": "()", "matrix": "  ", "vmatrix": "||", "Bmatrix": "{}", "smallmatrix": "  "}
+_ROW_ENVS = {"align", "align*", "aligned", "alignat", "alignat*", "flalign", "flalign*", "split", "eqnarray",
+             "eqnarray*", "gather", "gather*", "multline", "multline*", "equation", "equation*", "array",
+             "displaymath", "cases"}
+_PAIRED_ENVS = {"align", "aligned", "alignat", "flalign", "split", "eqnarray"}  # rhs = lhs columns
+
+# Math macros pylatexenc drops or prints otherwise than we want.
+_MATH_SYMBOLS = {"ne": "≠", "neq": "≠", "neg": "¬", "lnot": "¬", "colon": ":", "quad": "  ",
+                 "qquad": "    ", ",": " ", ";": " ", ":": " ", "!": "", "cdot": "·", "top": "ᵀ",
+                 "intercal": "ᵀ", "|": "‖"}
+_SIZING = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "displaystyle", "textstyle",
+           "scriptstyle"}
+_FRACTIONS = {"frac", "dfrac", "tfrac"}
+_CONTENT = {"boldsymbol", "mathbf", "mathrm", "operatorname", "mathit", "bm"}  # their argument, as it is
+# A numerator or denominator that needs no parentheses: a number, or one name (a letter and what
+# follows it, maybe after a symbol such as \u2202): 12, -0.5, \u2202L, \u03c3\u00b2, x\u1d62; not 2\u03c3\u00b2, n-1, \u221a(d).
+_SIMPLE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?[\u00b2\u00b3\u00b9\u2070-\u209f]*|[^\s\w]?(?:[^\W\d_]\w*)?)")
+
+_L2T_CONTEXT = get_default_latex_context_db().filter_context()
+_L2T_CONTEXT.add_context_category("examforge", prepend=True, macros=[
+    MacroTextSpec("textvisiblespace", simplify_repl="\u2423"),
+    MacroTextSpec("textquotesingle", simplify_repl="'"),
+    MacroTextSpec("textquotedbl", simplify_repl='"'),
+    MacroTextSpec("textasciigrave", simplify_repl="`"),
+    MacroTextSpec("texttt", simplify_repl="%(1)s"),
+])
 
 
-# Math macros pylatexenc drops or prints oddly.
-_MATH_SYMBOLS = {"ne": "≠", "neq": "≠", "neg": "¬", "lnot": "¬", "colon": ":", "quad": "  ", "qquad": "    ",
-                 ",": " ", ";": " ", ":": " ", "!": "", "cdot": "·", "top": "ᵀ", "intercal": "ᵀ"}
+class _MathText(LatexNodes2Text):
+    """pylatexenc's latex2text for a formula's nodes, with our notation: scripts in Unicode where
+    every character has one (else _(...) and ^(...)), fractions a/b, bold and roman letters as
+    they are, no sizing macros."""
 
+    def __init__(self):
+        super().__init__(latex_context=_L2T_CONTEXT, math_mode="text", strict_latex_spaces=True)
 
-def _brace_arg(tex: str, k: int) -> tuple[str, int] | None:
-    """The {...} argument (or single token) starting at k, and the index after it."""
-    while k < len(tex) and tex[k] == " ":
-        k += 1
-    if k >= len(tex):
-        return None
-    if tex[k] != "{":
-        if tex[k] == "\\":
-            m = re.match(r"\\([a-zA-Z]+|.)", tex[k:])
-            return (m.group(0), k + len(m.group(0))) if m else None
-        return tex[k], k + 1
-    depth, j = 0, k
-    while j < len(tex):
-        if tex[j] == "\\":
-            j += 2
-            continue
-        if tex[j] == "{":
-            depth += 1
-        elif tex[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return tex[k + 1 : j], j + 1
-        j += 1
-    return tex[k + 1 :], len(tex)
-
-
-def _simple(s: str) -> bool:
-    r"""One token, maybe after a macro (\partial L): no parentheses needed around it."""
-    return re.fullmatch(r"-?(\\[a-zA-Z]+\s*)?[\w.]*", s.strip()) is not None
-
-
-def _prepare_math(tex: str) -> str:
-    """Rewrite what pylatexenc prints awkwardly: fractions, scripts, \\left/\\right, bold."""
-    out, k = [], 0
-    while k < len(tex):
-        m = re.match(r"\\(d|t)?frac(?![a-zA-Z])", tex[k:])
-        if m:
-            a = _brace_arg(tex, k + len(m.group(0)))
-            b = _brace_arg(tex, a[1]) if a else None
-            if a and b:
-                num, den = _prepare_math(a[0]), _prepare_math(b[0])
-                num = num if _simple(num) else f"({num})"
-                den = den if _simple(den) else f"({den})"
-                out.append(f"{{{num}/{den}}}")
-                k = b[1]
+    def nodelist_to_text(self, nodelist) -> str:
+        out: list[str] = []
+        nodes = list(nodelist)
+        k = 0
+        while k < len(nodes):
+            n = nodes[k]
+            k += 1
+            if not isinstance(n, LatexCharsNode):
+                out.append(self.node_to_text(n))
                 continue
-        m = re.match(r"\\(boldsymbol|mathbf|mathrm|operatorname|mathit|text|textbf|bm)(?![a-zA-Z])", tex[k:])
-        if m:
-            a = _brace_arg(tex, k + len(m.group(0)))
-            if a:
-                inner = a[0] if m.group(1) in ("text", "textbf") else _prepare_math(a[0])
-                inner = inner.replace("\\textvisiblespace", "\u2423").replace("\\_", "_")
-                out.append("{" + inner + "}")
-                k = a[1]
+            chars = n.chars
+            if not n.parsing_state.in_math_mode:  # inside \\text{...}: no scripts, maybe formulas
+                out += [math_text(x.tex) if isinstance(x, Math) else x for x in split_formulas(chars)]
                 continue
-        m = re.match(r"\\(left|right|bigl|bigr|Bigl|Bigr|big|Big|displaystyle|textstyle)(?![a-zA-Z])\s*", tex[k:])
-        if m:
-            k += len(m.group(0))
-            if m.group(1) in ("left", "right") and tex[k : k + 1] == ".":
-                k += 1
-            continue
-        if tex[k] in "_^":
-            a = _brace_arg(tex, k + 1)
-            if a:
-                body = a[0].strip()
-                table, ok = (_SUB, _SUB_OK) if tex[k] == "_" else (_SUP, _SUP_OK)
-                if body == "\\top" and tex[k] == "^":
-                    out.append("ᵀ")
-                    k = a[1]
+            if k >= 2 and isinstance(nodes[k - 2], LatexMacroNode) and nodes[k - 2].macroname in ("left", "right"):
+                chars = chars[1:] if chars.startswith(".") else chars  # \left. and \right. show nothing
+            start = 0
+            for m in re.finditer(r"[_^]", chars):
+                if m.start() < start:
                     continue
-                if body and set(body) <= ok:
-                    out.append(body.translate(table))
-                    k = a[1]
-                    continue
-                inner = _prepare_math(body)
-                if len(body) > 1 and not re.fullmatch(r"[{\s]*[A-Za-z0-9]+[}\s]*", inner):
-                    inner = "(" + inner + ")"  # x^(5 × 4), C_(out)
-                out.append(tex[k] + "{" + inner + "}" if len(body) > 1 else tex[k] + body)
-                k = a[1]
-                continue
-        if tex[k] == "\\":
-            m = re.match(r"\\([a-zA-Z]+|.)", tex[k:])
-            name = m.group(1)
-            if name in _MATH_SYMBOLS:
-                out.append(_MATH_SYMBOLS[name])
-            else:  # a space ends the name even before a Unicode letter (\deltaₜ)
-                out.append(m.group(0) + (" " if name.isalpha() else ""))
-            k += len(m.group(0))
-            continue
-        out.append(tex[k])
-        k += 1
-    return "".join(out)
+                out.append(chars[start : m.start()])
+                rest = chars[m.end() :]
+                if rest.strip():  # the script is the next character
+                    j = m.end() + len(rest) - len(rest.lstrip())
+                    out.append(self._script(m.group(), chars[j], None))
+                    start = j + 1
+                elif k < len(nodes):  # the script is the next node (and the blanks after a macro)
+                    out.append(self._script(m.group(), _source_of(nodes[k]), nodes[k]))
+                    out.append(getattr(nodes[k], "macro_post_space", "")[:1])
+                    k += 1
+                    start = len(chars)
+                else:
+                    out.append(m.group())
+                    start = m.end()
+            out.append(chars[start:])
+        return "".join(out)
+
+    def _script(self, kind: str, src: str, node) -> str:
+        body = src.strip()
+        if kind == "^" and body == "\\top":
+            return "\u1d40"
+        table, ok = (_SUB, _SUB_OK) if kind == "_" else (_SUP, _SUP_OK)
+        if body and set(body) <= ok:
+            return body.translate(table)
+        inner = self._groupnodecontents_to_text(node).strip() if node is not None else body
+        if len(body) > 1 and not re.fullmatch(r"[A-Za-z0-9]+", inner):
+            inner = f"({inner})"  # x^(5 \u00d7 4), w_(\u03b8)
+        return kind + inner
+
+    def macro_node_to_text(self, node) -> str:
+        name = node.macroname
+        if name in _MATH_SYMBOLS:
+            return _MATH_SYMBOLS[name]
+        if name in _SIZING:
+            return ""
+        a = args(node)
+        if name in _FRACTIONS and len(a) == 2:
+            num, den = (self._groupnodecontents_to_text(x).strip() for x in a)
+            num = num if _SIMPLE.fullmatch(num) else f"({num})"
+            den = den if _SIMPLE.fullmatch(den) else f"({den})"
+            return f"{num}/{den}"
+        if name in _CONTENT and a:
+            return self._groupnodecontents_to_text(a[-1])
+        return super().macro_node_to_text(node)
+
+    def specials_node_to_text(self, node) -> str:
+        math = math_of(node)  # $...$ inside \text{...}
+        return math_text(math.tex) if math is not None else super().specials_node_to_text(node)
+
+
+def _source_of(node) -> str:
+    """A script's argument as written: a group's content, or the token itself."""
+    text = node.latex_verbatim()
+    return text[1:-1] if isinstance(node, LatexGroupNode) else text
+
+
+_MATH = _MathText()
+# A formula the walker reads as one run of characters with no script in it.
+_PLAIN_MATH = re.compile(r"(?:(?!--)[^\\%{}$&~_^'`])*")
+
+
+_TIDY = tuple((re.compile(pattern), repl) for pattern, repl in (
+    (r"\s*([=\u00d7\u2190\u2192\u2248\u2264\u2265\u00b1\u21d2\u2208\u2260])\s*", r" \1 "),
+    (r"\s*\u00b7\s*", "\u00b7"),
+    (r"\u230a\s+", "\u230a"),
+    (r"\s+\u230b", "\u230b"),
+    (r"\u230b(?=[^\s)\],.;])", "\u230b "),
+    (r"\(\s+", "("),
+    (r"\s+\)", ")"),
+    (r"\s+", " "),
+))
 
 
 def _tidy(text: str) -> str:
+    """Spaces as a formula is read: around = \u00d7 \u2190 \u2192 ..., none around \u00b7 or inside brackets."""
     text = text.replace("\u2212", "-")
-    text = re.sub(r"\s*([=×←→≈≤≥±⇒∈≠])\s*", r" \1 ", text)
-    text = re.sub(r"\s*·\s*", "·", text)
-    text = re.sub(r"⌊\s+", "⌊", text)
-    text = re.sub(r"\s+⌋", "⌋", text)
-    text = re.sub(r"⌋(?=[^\s)\],.;])", "⌋ ", text)
-    text = re.sub(r"\(\s+", "(", text)
-    text = re.sub(r"\s+\)", ")", text)
-    text = re.sub(r"\s+", " ", text)
+    for pattern, repl in _TIDY:
+        text = pattern.sub(repl, text)
     return text.strip()
 
 
-# Argument-free math macros as text: enough for most formulas to skip pylatexenc (slow).
-_SIMPLE_MACROS = {
-    "times": "×", "cdot": "·", "approx": "≈", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "pm": "±",
-    "to": "→", "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "infty": "∞", "in": "∈",
-    "mid": "|", "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈", "rceil": "⌉", "langle": "⟨", "rangle": "⟩",
-    "partial": "∂", "sum": "∑", "prod": "∏", "ldots": "…", "dots": "…", "cdots": "⋯", "sim": "∼",
-    "log": "log", "ln": "ln", "exp": "exp", "max": "max", "min": "min", "tanh": "tanh", "sigma": "σ",
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ϵ", "varepsilon": "ε",
-    "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "rho": "ρ", "tau": "τ", "phi": "ϕ",
-    "Phi": "Φ", "omega": "ω", "Omega": "Ω", "nabla": "∇", "top": "ᵀ", "{": "{", "}": "}", "%": "%",
-    "_": "_", "#": "#", "&": "&", "$": "$", " ": " ",
-}
-_FAST_TOKEN = re.compile(r"\\([a-zA-Z]+|.)\s*|[{}]|[^\\{}]+")
-
-
-def _fast_math_text(prepared: str) -> str | None:
-    """The text of math made only of characters, groups and _SIMPLE_MACROS; else None."""
-    out = []
-    for m in _FAST_TOKEN.finditer(prepared):
-        tok = m.group(0)
-        if tok[0] == "\\":
-            name = m.group(1)
-            if name not in _SIMPLE_MACROS:
-                return None
-            out.append(_SIMPLE_MACROS[name])  # like pylatexenc: a macro eats the spaces after it
-        elif tok in "{}":
-            continue
-        elif "^" in tok or "_" in tok or "&" in tok:
-            return None
-        else:
-            out.append(tok)
-    return "".join(out)
+def _line(nodes) -> str:
+    """Formula nodes as one line of Unicode."""
+    return _tidy(_MATH.nodelist_to_text(nodes))
 
 
 @lru_cache(maxsize=16384)
 def math_text(tex: str) -> str:
-    """One line of Unicode for inline math: z₁ = w₁ x = 1.5 × (-1.5)."""
-    prepared = _prepare_math(tex)
-    fast = _fast_math_text(prepared)
-    return _tidy(fast if fast is not None else latex_to_text("$" + prepared + "$"))
-
-
-def _split_top(tex: str, sep: str) -> list[str]:
-    """Split at `sep` ("\\\\" or "&") outside braces and environments."""
-    parts, depth, env, k, start = [], 0, 0, 0, 0
-    while k < len(tex):
-        if tex.startswith("\\begin{", k):
-            env += 1
-        elif tex.startswith("\\end{", k):
-            env -= 1
-        if tex[k] == "\\" and sep == "\\\\" and tex.startswith("\\\\", k) and depth == 0 and env == 0:
-            parts.append(tex[start:k])
-            k += 2
-            start = k
-            continue
-        if tex[k] == "\\":
-            k += 2
-            continue
-        if tex[k] == "{":
-            depth += 1
-        elif tex[k] == "}":
-            depth -= 1
-        elif tex[k] == sep and depth == 0 and env == 0:
-            parts.append(tex[start:k])
-            start = k + 1
-        k += 1
-    parts.append(tex[start:])
-    return parts
+    """One line of Unicode for inline math: z\u2081 = w\u2081 x = 1.5 \u00d7 (-1.5)."""
+    if _PLAIN_MATH.fullmatch(tex):  # characters only (8, -1.5, (x + 1)): they are their own text
+        return _tidy(tex)
+    return _line(parse_math(tex))
 
 
 Box = list[str]
@@ -219,43 +187,46 @@ def _hcat(boxes: list[Box]) -> Box:
     return [line.rstrip() for line in out]
 
 
-def _matrix_box(env: str, body: str) -> Box:
-    rows = [r for r in _split_top(body, "\\\\") if r.strip()]
-    cells = [[math_text(c.strip()) for c in _split_top(r, "&")] for r in rows]
+def _blank(nodes) -> bool:
+    return all(isinstance(n, LatexCharsNode) and not n.chars.strip() for n in nodes)
+
+
+def _matrix_box(env) -> Box:
+    rows = [r for r in split_rows(env.nodelist) if not all(_blank(c) for c in r)]
+    cells = [[_line(c) for c in r] for r in rows]
     n = max((len(r) for r in cells), default=0)
     widths = [max((len(r[j]) for r in cells if j < len(r)), default=0) for j in range(n)]
     lines = ["  ".join(r[j].rjust(widths[j]) if j < len(r) else " " * widths[j] for j in range(n)) for r in cells]
-    left, right = _BRACKETS.get(env, "[]")
+    left, right = _BRACKETS.get(env.environmentname, "[]")
     if left == "[" and len(lines) > 1:
-        ls = ["⎡"] + ["⎢"] * (len(lines) - 2) + ["⎣"]
-        rs = ["⎤"] + ["⎥"] * (len(lines) - 2) + ["⎦"]
+        ls = ["\u23a1"] + ["\u23a2"] * (len(lines) - 2) + ["\u23a3"]
+        rs = ["\u23a4"] + ["\u23a5"] * (len(lines) - 2) + ["\u23a6"]
     elif left == "(" and len(lines) > 1:
-        ls = ["⎛"] + ["⎜"] * (len(lines) - 2) + ["⎝"]
-        rs = ["⎞"] + ["⎟"] * (len(lines) - 2) + ["⎠"]
+        ls = ["\u239b"] + ["\u239c"] * (len(lines) - 2) + ["\u239d"]
+        rs = ["\u239e"] + ["\u239f"] * (len(lines) - 2) + ["\u23a0"]
     else:
         ls, rs = [left] * len(lines), [right] * len(lines)
     return [f"{a} {line} {b}" for a, line, b in zip(ls, lines, rs)]
 
 
-def _cell_box(tex: str) -> Box:
+def _is_matrix(node) -> bool:
+    return isinstance(node, LatexEnvironmentNode) and node.environmentname in _BRACKETS
+
+
+def _cell_box(nodes) -> Box:
     """A piece of math, laid out in 2-D when it holds matrices."""
-    pattern = re.compile(r"\\begin\{(" + "|".join(_MATRIX_ENVS) + r")\}")
     boxes: list[Box] = []
-    k = 0
-    while True:
-        m = pattern.search(tex, k)
-        if not m:
-            break
-        if tex[k : m.start()].strip():
-            boxes.append([math_text(tex[k : m.start()])])
-        end = f"\\end{{{m.group(1)}}}"
-        e = tex.find(end, m.end())
-        e = len(tex) if e < 0 else e
-        boxes.append(_matrix_box(m.group(1), tex[m.end() : e]))
-        k = e + len(end)
-    rest = tex[k:]
-    if rest.strip() or not boxes:
-        boxes.append([math_text(rest)])
+    run: list = []
+    for n in nodes:
+        if _is_matrix(n):
+            if not _blank(run):
+                boxes.append([_line(run)])
+            boxes.append(_matrix_box(n))
+            run = []
+        else:
+            run.append(n)
+    if not _blank(run) or not boxes:
+        boxes.append([_line(run)])
     if len(boxes) == 1:
         return boxes[0]
     spaced: list[Box] = []
@@ -265,19 +236,16 @@ def _cell_box(tex: str) -> Box:
     return _hcat(spaced[:-1])
 
 
+@lru_cache(maxsize=1024)
 def display_math_lines(tex: str) -> list[str]:
     """Display math as lines: aligned environments keep their columns; matrices are 2-D."""
-    body = tex.strip()
-    m = re.match(r"\\begin\{([a-zA-Z*]+)\}(.*)\\end\{\1\}\s*$", body, re.S)
-    paired = not m or m.group(1).rstrip("*") in ("align", "aligned", "alignat", "flalign", "split", "eqnarray")
-    if m:
-        body = m.group(2)
-        if m.group(1) in ("array", "alignat", "alignat*", "tabular"):
-            spec = _brace_arg(body, 0)
-            body = body[spec[1]:] if spec else body
-    rows = [re.sub(r"^\s*\[[^\]]*\]", "", r) for r in _split_top(body, "\\\\")]  # \\[2pt]
-    rows = [r for r in rows if r.strip()]
-    table = [[_cell_box(c.strip()) for c in _split_top(r, "&")] for r in rows]
+    nodes = [n for n in parse_math(tex) if not _blank([n])]
+    paired = True
+    if len(nodes) == 1 and isinstance(nodes[0], LatexEnvironmentNode) and nodes[0].environmentname in _ROW_ENVS:
+        paired = nodes[0].environmentname.rstrip("*") in _PAIRED_ENVS
+        nodes = nodes[0].nodelist
+    rows = [r for r in split_rows(nodes) if not all(_blank(c) for c in r)]
+    table = [[_cell_box(c) for c in r] for r in rows]
     if not table:
         return []
     n = max(len(r) for r in table)
@@ -311,9 +279,9 @@ def _text_inline(nodes: list) -> str:
             out.append(t.replace(" ", "\u00a0") if len(t) <= 40 else t)
         elif isinstance(n, (Style, Span)):
             out.append(_text_inline(n.children))
-        elif isinstance(n, (Break, _RowEnd)):
+        elif isinstance(n, (Break, RowEnd)):
             out.append("\n")
-        elif isinstance(n, _Tab):
+        elif isinstance(n, Tab):
             out.append("&")
         elif isinstance(n, Par):
             out.append(" ")
@@ -419,7 +387,7 @@ def inline_text(latex: str) -> str:
     """A short fragment (an option, an answer) on one line."""
     frag = parse(latex)
     if len(frag.nodes) == 1 and isinstance(frag.nodes[0], Math):
-        lines = _cell_box(frag.nodes[0].tex)
+        lines = _cell_box(parse_math(frag.nodes[0].tex))
         return "\n".join(lines)
     return re.sub(r"\s+", " ", _text_inline(frag.nodes).replace("\u00a0", " ")).strip()
 
