@@ -94,3 +94,17 @@ def test_every_option_is_documented_and_tested():
     tested = {(t, f"{k}: {v}") for t, o, _ in OPTIONS for k, v in o.items()}
     documented = {(t.id, pin) for t in registry.all_types() for pin in t.options}
     assert tested == documented
+
+
+@pytest.mark.parametrize("type_id,overrides,forms", OPTIONS, ids=IDS)
+def test_option_answers_fit_their_format(type_id, overrides, forms):
+    """The drill reads how an answer is typed from format_of(params): an option's answer fits it."""
+    from examforge.drill import answers
+
+    qtype = registry.get(type_id)
+    for seed in range(8):
+        v = draw(qtype, seed, form=forms[0], overrides=overrides)
+        fmt = qtype.format_of(v.params)
+        if fmt.typed:
+            value = answers.plain(qtype.choice_value(v.answer))
+            assert answers.fits(value, fmt), f"{type_id} seed {seed}: {value!r} is not a {fmt.kind}"

@@ -608,6 +608,12 @@ class MultiheadCost(QuestionType):
             return [str(a.complexity.grown_attention_macs), str(a.complexity.grown_attention_entries)]
         return [str(a.params), str(a.attention_macs)]
 
+    answer_format = AnswerFormat("number")  # parameters; see variant_format
+
+    def variant_format(self, p: MultiheadParams) -> AnswerFormat:
+        # ask complexity: two counts, multiply-adds and attention-matrix entries
+        return AnswerFormat("vector") if p.ask == "complexity" else self.answer_format
+
     def choice_value(self, a: MultiheadAnswer):
         if a.asked == "complexity":
             return (a.complexity.grown_attention_macs, a.complexity.grown_attention_entries)

@@ -102,6 +102,10 @@ class EstimationGaussianMle(QuestionType):
     options = {"ask: derivation": "derive the MLEs from the log-likelihood, then compute them (003 Q10); free response",
                "ask: bias": "E[sigma_hat^2] = (n - 1)/n sigma^2 for this n, and its limit as n -> infinity"}
     answer_format = AnswerFormat("vector", labels=("μ̂ = ", ", σ̂² = ", ""))
+
+    def variant_format(self, p: GaussianParams) -> AnswerFormat:
+        # ask bias: the factor c in E[sigma_hat^2] = c sigma^2, a fraction of one
+        return AnswerFormat("number") if p.ask == "bias" else self.answer_format
     Ranges = GaussianRanges
     # The seed question has no numbers; this is a small worked instance of it.
     seed_example = {"samples": [2, 4, 4, 4, 5, 5, 7, 9], "context": "measurement"}

@@ -248,6 +248,10 @@ class SoftmaxTemperature(QuestionType):
     Params = TemperatureParams
     Answer = TemperatureAnswer
     answer_format = AnswerFormat("vector", percent=True)  # probabilities
+
+    def variant_format(self, p: TemperatureParams) -> AnswerFormat:
+        # "which statement is false?": picked among the statements
+        return AnswerFormat("choice") if p.ask == "false_statement" else self.answer_format
     Ranges = TemperatureRanges
     forms = ("free", "mc", "tf")
     # The seed's own question: its logits (statement C), its four statements, T = 2 ours. Its
