@@ -53,6 +53,8 @@ def render_bank_doc() -> str:
             out += ["", f"### {t.id}", "", t.summary, ""]
             out.append(f"- Mirrors seed question: {t.mirrors}")
             out.append(f"- Forms: {', '.join(t.forms)}")
+            for pin, what in t.options.items():
+                out.append(f"- Option `overrides: {{{pin}}}`: {what}")
             ranges = t.Ranges().model_dump(mode="json")
             if ranges:
                 out.append("- Difficulty ranges (defaults): " + ", ".join(f"`{k}={v}`" for k, v in ranges.items()))

@@ -70,7 +70,7 @@ def list_types(fmt: str) -> None:
         click.echo(json.dumps(
             [
                 {"id": t.id, "summary": t.summary, "mirrors": t.mirrors, "forms": list(t.forms),
-                 "ranges": t.Ranges().model_dump(mode="json")}
+                 "ranges": t.Ranges().model_dump(mode="json"), "options": dict(t.options)}
                 for t in types
             ],
             indent=2,
@@ -81,6 +81,8 @@ def list_types(fmt: str) -> None:
         click.echo(f"{t.id:<{width}}  {t.summary}")
         origin = f"mirrors seed {t.mirrors}" if t.mirrors else f"from {registry.origin(t.id)}"
         click.echo(f"{'':<{width}}  forms: {', '.join(t.forms)}; {origin}")
+        for pin, what in t.options.items():
+            click.echo(f"{'':<{width}}  option overrides: {{{pin}}}: {what}")
 
 
 def _record(v: Variant) -> dict:

@@ -195,6 +195,9 @@ class QuestionType:
     seed_example: ClassVar[dict[str, Any] | None] = None
     seed_note: ClassVar[str] = ""  # only where the seed's key is wrong
     seed_comment: ClassVar[str] = ""  # how the seed example was chosen, when the seed is symbolic
+    # Question options a spec asks for with `overrides` (never drawn by `sample`): the pin as written
+    # in YAML ("ask: false_statement") and what it asks, for `examforge list` and docs/bank.md.
+    options: ClassVar[dict[str, str]] = {}
     box_height: ClassVar[str] = "4cm"  # free-response answer box
     template_folder = None  # set by the registry: the folder holding `<id>/question.tex.j2`
     n_choices: ClassVar[int] = 4

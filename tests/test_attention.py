@@ -20,6 +20,7 @@ from examforge.text import latex_to_text, normalize
 from examforge.solvers.attention import (
     attention_weights, allowed_mask, same_attention_output, self_attention, temperature_value,
 )
+from examforge.solvers.transformer import attention_complexity
 from examforge.variant import draw, make_variant, validate_params
 
 SA, MH, RT = SelfAttention(), MultiheadCost(), RepeatedTokens()
@@ -309,3 +310,34 @@ def test_embedding_rows_of_teacher_forcing_are_labelled_the_same_way():
             text = latex_to_text(latex)
             assert r"\#" not in latex and "#" not in text and "←A" in text.replace(" ", "")
             assert not re.search(r"\\end\{matrix\}\s*,", latex)
+
+
+# -- attention.multihead_cost, ask complexity (seed 003 Q21) ---------------------------------------------
+
+
+def test_seed_003_q21_time_and_memory_grow_with_n_squared():
+    """Q21: time O(n^2 d), memory O(n^2) for the attention matrix plus O(nd). The seed's own sizes,
+    n = 512 and d = 64: Q K^T and P V take 2 n^2 d = 33554432 multiply-adds against 4 n d^2 = 8388608
+    for the projections, already four times as much (the seed calls them comparable; the n^2 d term
+    passes the projections once n > 2d = 128)."""
+    p = MultiheadParams(d_model=64, heads=2, seq_len=512, bias=False, ask="complexity", growth=4)
+    a = MH.solve(p)
+    assert a == MH.reference(p)
+    c = a.complexity
+    assert (c.attention_macs, c.projection_macs, c.crossover) == (33554432, 8388608, 128)
+    assert (c.attention_entries, c.activation_entries) == (2 * 512**2, 4 * 512 * 64)
+    assert (c.grown_n, c.grown_attention_macs, c.grown_attention_entries) == (2048, 16 * 33554432, 16 * 2 * 512**2)
+    assert c.grown_projection_macs == 4 * c.projection_macs
+    wrong = MH.mistakes(p)
+    assert wrong["linear_in_n"] == (4 * 33554432, 4 * 2 * 512**2)
+    assert wrong["forgot_heads_in_memory"] == (16 * 33554432, 2048**2)
+    text = latex_to_text(solution_latex(make_variant(MH, p, form="free", seed=0)))
+    assert "Time O(n^2 d + n d^2)" in text and "Memory O(h n^2 + n d)" in text and "n > 2d = 128" in text
+
+
+def test_attention_complexity_counts_with_torch():
+    got = attention_complexity(d_model=96, heads=3, seq_len=10)
+    assert (got.attention_macs, got.projection_macs) == (2 * 100 * 96, 4 * 10 * 96 * 96)
+    assert (got.attention_entries, got.activation_entries) == (300, 4 * 10 * 96)
+    growths = {draw(MH, seed, form="mc", overrides={"ask": "complexity"}).answer.complexity.growth for seed in range(40)}
+    assert growths == {2, 4, 8}

@@ -26,6 +26,9 @@ def test_list_json_has_ids_summaries_and_mirrors():
     assert {"conv.output_shape", "conv.forward_values", "cnn.shape_trace", "backprop.two_neuron",
             "tokenizer.greedy"} <= ids
     assert all(t["summary"] and t["mirrors"] for t in types)
+    by_id = {t["id"]: t for t in types}
+    assert "ask: false_statement" in by_id["softmax.temperature"]["options"]
+    assert by_id["conv.output_shape"]["options"] == {}
 
 
 def test_sample_json_lines_for_consecutive_seeds():

@@ -13,7 +13,7 @@ from examforge.bank.conv_im2col import ConvIm2col
 from examforge.renderers.blocks import question_text, solution_latex
 from examforge.text import latex_to_text, normalize
 from examforge.seeding import variant_rngs
-from examforge.solvers.conv import conv2d_as_matrix
+from examforge.solvers.conv import conv2d_as_matrix, weight_in_matrix
 from examforge.variant import make_variant
 
 QT = ConvIm2col()
@@ -95,3 +95,45 @@ def test_invalid_ranges():
         QT.Ranges(min_side=9, max_side=6)
     with pytest.raises(ValidationError, match="max_kernel 5 leaves no room"):
         QT.Ranges(max_side=5)
+
+
+# -- ask weight_position: seed 004 P1(a)iv (where do W's weights sit in A?) --------------------------
+
+
+def test_seed_004_p1a_iv_each_row_holds_one_filter_at_its_patch():
+    """The seed's structure: the row of A for output (o, i, j) holds W[o, :, :, :], flattened, in the
+    columns of the patch that output sees; every weight appears once per output position."""
+    p = params(ask="weight_position", weight=[1, 2, 0, 1], position=[1, 2])
+    a = QT.solve(p)
+    assert a == QT.reference(p)
+    w = a.where
+    # out[1, 1, 2] is y's entry 1*16 + 1*4 + 2 = 22; in[2, 1, 3] is x's entry 2*36 + 1*6 + 3 = 81
+    assert (w.row, w.column, w.count) == (22, 81, 16) and (w.input_row, w.input_col) == (1, 3)
+    for weight in ([0, 0, 0, 0], [1, 2, 2, 2], [0, 1, 2, 0]):
+        for position in ([0, 0], [3, 3], [2, 1]):
+            got = weight_in_matrix((3, 6, 6), 2, 3, 1, weight, position)
+            q = params(ask="weight_position", weight=weight, position=position)
+            assert (got["row"], got["column"]) == (QT.reference(q).where.row, QT.reference(q).where.column)
+            assert got["count"] == 16
+    wrong = QT.mistakes(p)
+    assert wrong["forgot_channel_offset"] == ("at", 22, 9) and wrong["patch_index_as_column"] == ("at", 22, 19)
+    text = latex_to_text(solution_latex(make_variant(QT, p, form="free", seed=0)))
+    assert "row 22, column 81" in text and "16 entries of A hold W[1, 2, 0, 1]" in text
+
+
+def test_weight_position_with_a_stride():
+    p = params(height=7, width=7, kernel=3, stride=2, ask="weight_position", weight=[0, 0, 1, 2], position=[2, 1])
+    a = QT.solve(p)
+    # out is 3 x 3; row = 0*9 + 2*3 + 1 = 7; in[0, 2*2 + 1, 1*2 + 2] = in[0, 5, 4] is x's entry 5*7 + 4 = 39
+    assert (a.where.row, a.where.column, a.where.count) == (7, 39, 9) and a == QT.reference(p)
+    assert QT.mistakes(p)["forgot_stride"] == ("at", 7, 3 * 7 + 3)
+
+
+def test_weight_position_picks_vary_and_validation_names_the_index():
+    picked = {(draw_v.answer.where.weight, draw_v.answer.where.position)
+              for draw_v in (make_variant(QT, params(ask="weight_position", height=h), seed=0) for h in (4, 5, 6, 7, 8))}
+    assert len(picked) > 1
+    with pytest.raises(ValidationError, match=r"weight index c = 3 must be below 3 \(W is 2 x 3 x 3 x 3"):
+        params(ask="weight_position", weight=[0, 3, 0, 0])
+    with pytest.raises(ValidationError, match=r"position j = 4 must be below 4 \(the output is 4 x 4"):
+        params(ask="weight_position", position=[0, 4])

@@ -9,9 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from examforge.bank.estimation import BetaMapParams, EstimationBetaMap, EstimationGaussianMle, GaussianParams
-from examforge.renderers.blocks import solution_latex
+from examforge.errors import InputError
+from examforge.renderers.blocks import question_text, solution_latex
 from examforge.text import latex_to_text, normalize
-from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
+from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle, variance_mle_bias
 from examforge.variant import draw, make_variant
 
 GAUSS, BETA = EstimationGaussianMle(), EstimationBetaMap()
@@ -91,3 +92,48 @@ def test_beta_flat_prior_solution_says_map_equals_mle():
 def test_beta_params_messages(bad, message):
     with pytest.raises(ValidationError, match=message):
         BetaMapParams.model_validate({**BETA.seed_example, **bad})
+
+
+# -- the options: derivations (003 Q10, Q11), the bias and the n -> infinity limit --------------------
+
+
+def test_seed_003_q10_derivation_and_numbers():
+    p = GaussianParams.model_validate({**GAUSS.seed_example, "ask": "derivation"})
+    a = GAUSS.solve(p)
+    assert (a.mean, a.var_mle) == (5.0, 4.0) and a == GAUSS.reference(p)
+    text = latex_to_text(solution_latex(make_variant(GAUSS, p, form="free", seed=0)))
+    assert "(∂ℓ)/(∂σ^2) = -(n)/(2σ^2) + (1)/(2σ^4)" in text and "(b)" in text
+    assert "Write the log-likelihood" in latex_to_text(question_text(make_variant(GAUSS, p, seed=0)))
+    with pytest.raises(InputError, match="ask 'derivation' asks for a derivation: use form free"):
+        draw(GAUSS, 0, form="mc", overrides={"ask": "derivation"})
+
+
+def test_seed_003_q10_bias_of_the_variance_mle_and_its_limit():
+    """The seed's note: E[sigma_hat^2] = (n - 1)/n sigma^2, biased downward; n = 8 gives 7/8."""
+    p = GaussianParams.model_validate({**GAUSS.seed_example, "ask": "bias"})
+    a = GAUSS.solve(p)
+    assert (a.bias_num, a.bias_den, a.bias_factor, a.bias_limit) == (7, 8, 0.875, 1.0) and a == GAUSS.reference(p)
+    assert [variance_mle_bias(n) for n in (2, 5, 100)] == [0.5, 0.8, 0.99]
+    m = GAUSS.mistakes(p)
+    assert m["thought_unbiased"] == 1 and m["inverted_factor"] == Fraction(8, 7)
+    v = make_variant(GAUSS, p, form="mc", seed=0)
+    assert r"$E[\hat\sigma^2] = \tfrac{7}{8}\,\sigma^2$" in [c.latex for c in v.choices]
+    text = latex_to_text(solution_latex(make_variant(GAUSS, p, form="free", seed=0)))
+    assert "(n - 1)/n →1" in text and "s^2 = 32/7" in text
+
+
+def test_seed_003_q11_derivation_and_the_prior_washing_out():
+    """Q11: MAP = (alpha + k - 1)/(alpha + beta + n - 2), which tends to k/n as n -> infinity.
+    With the Laplace prior Beta(2, 2) and 3 successes in 10: 4/12, then 31/102 and 301/1002, -> 0.3."""
+    p = BetaMapParams.model_validate({**BETA.seed_example, "ask": "large_n"})
+    a = BETA.solve(p)
+    assert a == BETA.reference(p)
+    assert a.map_reduced == "1/3" and a.limit == 0.3
+    assert [(s.m, s.num, s.den) for s in a.scaled] == [(10, 31, 102), (100, 301, 1002)]
+    assert BETA.choice_value(a) == Fraction(3, 10)
+    assert BETA.mistakes(p)["map_does_not_change"] == Fraction(1, 3)
+    text = latex_to_text(solution_latex(make_variant(BETA, p, form="free", seed=0)))
+    assert "prior washes out" in text and "(c)" in text
+    d = BetaMapParams.model_validate({**BETA.seed_example, "ask": "derivation"})
+    text = latex_to_text(solution_latex(make_variant(BETA, d, form="free", seed=0)))
+    assert "(α+ k - 1)/(θ) - (β+ n - k - 1)/(1 - θ) = 0" in text and "1/3" in text

@@ -27,6 +27,13 @@ OPTIONS = [
     ("rnn.param_count", {"ask": "length"}, ("free", "mc", "tf")),
     ("backprop.two_neuron", {"ask": "identity"}, ("free", "mc")),
     ("cnn.shape_trace", {"ask": "conv_head"}, ("free", "mc")),
+    ("transformer.teacher_forcing_loss", {"heads": 2}, ("free", "mc")),
+    ("conv.im2col", {"ask": "weight_position"}, ("free", "mc")),
+    ("estimation.gaussian_mle", {"ask": "derivation"}, ("free",)),
+    ("estimation.gaussian_mle", {"ask": "bias"}, ("free", "mc")),
+    ("estimation.beta_map", {"ask": "derivation"}, ("free",)),
+    ("estimation.beta_map", {"ask": "large_n"}, ("free", "mc")),
+    ("attention.multihead_cost", {"ask": "complexity"}, ("free", "mc", "tf")),
 ]
 IDS = [f"{t}:{'/'.join(f'{k}={v}' for k, v in o.items())}" for t, o, _ in OPTIONS]
 SEEDS = 120
@@ -80,3 +87,24 @@ def test_every_option_compiles_and_its_key_reads_back(tmp_path, tex):
             for dq in questions:
                 for expected in dq.variant.qtype.key_texts(dq.variant.answer):
                     assert normalize(expected) in flat, f"{dq.variant.qtype.id} slot {dq.slot}: {expected}"
+
+
+def test_every_option_is_documented_and_tested():
+    """A type's `options` (docs/bank.md, `examforge list`) are exactly the options tested here."""
+    tested = {(t, f"{k}: {v}") for t, o, _ in OPTIONS for k, v in o.items()}
+    documented = {(t.id, pin) for t in registry.all_types() for pin in t.options}
+    assert tested == documented
+
+
+@pytest.mark.parametrize("type_id,overrides,forms", OPTIONS, ids=IDS)
+def test_option_answers_fit_their_format(type_id, overrides, forms):
+    """The drill reads how an answer is typed from format_of(params): an option's answer fits it."""
+    from examforge.drill import answers
+
+    qtype = registry.get(type_id)
+    for seed in range(8):
+        v = draw(qtype, seed, form=forms[0], overrides=overrides)
+        fmt = qtype.format_of(v.params)
+        if fmt.typed:
+            value = answers.plain(qtype.choice_value(v.answer))
+            assert answers.fits(value, fmt), f"{type_id} seed {seed}: {value!r} is not a {fmt.kind}"

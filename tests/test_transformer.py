@@ -162,6 +162,43 @@ def test_decoder_loss_invalid_params(change, message):
         DecoderLossParams.model_validate({**TF.seed_example, **change})
 
 
+IDENTITY_4 = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+
+
+def test_seed_002_p24_two_identical_heads_and_the_identity_w_o():
+    """Pr2.4: a second head identical to the first and W_O the 4 x 4 identity. The concatenation
+    is (z1, z2, z1, z2), so the logits at position 5 are (0, 3, 0, 3, 0, 0), not the one-head
+    (3, 0, 3, 0, 0, 0): the loss is 10.2114 under the seed's convention, not the 4.2114 its key
+    repeats ('the result would be identical')."""
+    p = DecoderLossParams.model_validate({**TF.seed_example, "heads": 2, "W_o": IDENTITY_4})
+    a = TF.solve(p)
+    assert a == TF.reference(p)
+    assert a.Z_concat[4] == (0, 3, 0, 3) and a.Z_concat[6] == pytest.approx((6 / 7, 9 / 7, 6 / 7, 9 / 7))
+    assert a.rows[0].logits == (0, 3, 0, 3, 0, 0)
+    e3 = math.exp(3)
+    by_hand = 2 * math.log(2 * e3 + 4) + math.log(2 * math.exp(6 / 7) + 2 * math.exp(9 / 7) + 2)
+    assert math.isclose(a.loss, by_hand, rel_tol=1e-12) and round(a.loss, 4) == 10.2114
+    assert "10.2114" in TF.seed_note and "4.2114" in TF.seed_note
+    # keeping only the first head's block of W_O (the first two rows of I) gives a third value
+    assert TF.mistakes(p)["one_head_only"] == 8.7445
+    text = latex_to_text(question_text(make_variant(TF, p, form="mc", seed=0)))
+    assert "two identical heads" in text
+
+
+def test_two_heads_with_one_block_of_w_o_each_double_the_logits():
+    """heads: 2 pinned on any draw: each head keeps the drawn d_v x d block, so W_O is the block
+    stacked twice and R = 2 Z W_O; the seed's 'identical result' is the distractor one_head_only."""
+    p = DecoderLossParams.model_validate({**TF.seed_example, "heads": 2})
+    a, one = TF.solve(p), TF.solve(DecoderLossParams.model_validate(TF.seed_example))
+    assert [list(row) for row in a.R] == [pytest.approx([2 * v for v in row], abs=1e-11) for row in one.R]
+    assert TF.mistakes(p)["one_head_only"] == round(one.loss, 4) == 4.2114
+    for seed in range(30):
+        v = draw(TF, seed, form="mc", overrides={"heads": 2})
+        assert len(v.params.W_out) == 2 * len(v.params.W_v[0]) and v.answer == TF.reference(v.params)
+    with pytest.raises(ValidationError, match="W_o is 3x4 but with 2 heads must be 4x4"):
+        DecoderLossParams.model_validate({**TF.seed_example, "heads": 2, "W_o": IDENTITY_4[:3]})
+
+
 def test_decoder_loss_question_states_the_convention():
     same = question_text(make_variant(TF, DecoderLossParams.model_validate(TF.seed_example)))
     assert "by convention here" in same and "Solution" not in same

@@ -13,13 +13,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from examforge.drawing import draw_until, matrix_dims
+from examforge.bank._options import params_rng
 from examforge.errors import GenerationError
 from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionType, RangesModel
 from examforge.registry import register
 from examforge.formatting import Latex, fmt
 from examforge.solvers import clean
 from examforge.solvers.attention import AttentionResult, self_attention
-from examforge.solvers.transformer import multihead_cost
+from examforge.solvers.transformer import attention_complexity, multihead_cost
 
 # -- shared presentation helpers (also used by the transformer questions) --------------------------
 
@@ -434,11 +435,18 @@ def num_row(row) -> str:
 # == attention.multihead_cost ================================================================
 
 
+_GROWTHS = (2, 4, 8)  # ask complexity: the sequence grows this many times
+
+
 class MultiheadParams(ParamsModel):
     d_model: Annotated[int, Field(ge=2, le=16384)]
     heads: Annotated[int, Field(ge=2, le=256)]
     seq_len: Annotated[int, Field(ge=1, le=131072)]
     bias: bool = True
+    # "params": parameters and multiply-adds against one head; "complexity" (seed 003 Q21, never
+    # drawn: a spec asks for it): time and memory in n and d, and how they grow with n
+    ask: Literal["params", "complexity"] = "params"
+    growth: Literal[2, 4, 8] | None = None  # ask complexity: n grows this many times (None: picked)
 
     @model_validator(mode="after")
     def _divides(self):
@@ -449,6 +457,33 @@ class MultiheadParams(ParamsModel):
     @property
     def d_k(self) -> int:
         return self.d_model // self.heads
+
+    @property
+    def grown(self) -> int:
+        """ask complexity: the factor the sequence length grows by."""
+        if self.growth is not None:
+            return self.growth
+        rng = params_rng(self, exclude=("ask", "growth"))
+        return _GROWTHS[int(rng.integers(len(_GROWTHS)))]
+
+
+class Complexity(BaseModel):
+    """Time and memory of the layer at n and at g n tokens (ask complexity)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    growth: int
+    n: int
+    grown_n: int
+    attention_macs: int  # 2 n^2 d: Q K^T and P V, all heads
+    grown_attention_macs: int
+    projection_macs: int  # 4 n d^2
+    grown_projection_macs: int
+    attention_entries: int  # h n^2: the attention matrices
+    grown_attention_entries: int
+    activation_entries: int  # 4 n d: Q, K, V and the output
+    grown_activation_entries: int
+    crossover: int  # 2 d: beyond this n, Q K^T and P V cost more than the projections
 
 
 class MultiheadAnswer(AnswerModel):
@@ -463,6 +498,8 @@ class MultiheadAnswer(AnswerModel):
     attention_macs: int  # all heads, Q K^T and P V
     single_head_attention_macs: int
     projection_macs: int  # 4 n d^2
+    asked: Literal["params", "complexity"] = "params"
+    complexity: Complexity | None = None
 
 
 class MultiheadRanges(RangesModel):
@@ -488,10 +525,14 @@ _SEQ_LENS = (32, 64, 100, 128, 256, 500, 512, 1000, 1024, 2048, 4096, 8192)
 class MultiheadCost(QuestionType):
     id = "attention.multihead_cost"
     summary = ("Parameters and multiply-adds of multi-head attention with d_k = d/h, and why they "
-               "equal single-head attention of width d.")
-    mirrors = "003 Q26 (multi-head vs single-head cost; the seed is symbolic, the example uses Q27's h = 32, d_k = 128)"
+               "equal single-head attention of width d; ask: complexity asks time and memory in n and d and "
+               "their growth with n.")
+    mirrors = ("003 Q26 (multi-head vs single-head cost; the seed is symbolic, the example uses Q27's h = 32, d_k = 128) "
+               "and Q21 (attention's time and memory, ask: complexity)")
     Params = MultiheadParams
     Answer = MultiheadAnswer
+    options = {"ask: complexity": "time and memory in n and d, and their growth when n grows 2, 4 or 8 times "
+                                   "(`growth`; 003 Q21)"}
     Ranges = MultiheadRanges
     forms = ("free", "mc", "tf")
     box_height = "4cm"
@@ -510,7 +551,20 @@ class MultiheadCost(QuestionType):
 
     def solve(self, p: MultiheadParams) -> MultiheadAnswer:
         c = multihead_cost(d_model=p.d_model, heads=p.heads, seq_len=p.seq_len, bias=p.bias)
+        complexity = None
+        if p.ask == "complexity":
+            now, later = (attention_complexity(d_model=p.d_model, heads=p.heads, seq_len=n)
+                          for n in (p.seq_len, p.grown * p.seq_len))
+            complexity = Complexity(
+                growth=p.grown, n=p.seq_len, grown_n=p.grown * p.seq_len,
+                attention_macs=now.attention_macs, grown_attention_macs=later.attention_macs,
+                projection_macs=now.projection_macs, grown_projection_macs=later.projection_macs,
+                attention_entries=now.attention_entries, grown_attention_entries=later.attention_entries,
+                activation_entries=now.activation_entries, grown_activation_entries=later.activation_entries,
+                crossover=_crossover(p),
+            )
         return MultiheadAnswer(
+            asked=p.ask, complexity=complexity,
             params=c.params, head_dim=p.d_model // p.heads, single_head_params=c.single_head_params,
             projection_params=c.projection_params, per_head_projection_params=c.per_head_projection_params,
             qkv_params=c.params - c.projection_params,
@@ -523,7 +577,17 @@ class MultiheadCost(QuestionType):
         d, h, n, b = p.d_model, p.heads, p.seq_len, int(p.bias)
         dk = d // h
         proj = d * d + b * d
+        complexity = None
+        if p.ask == "complexity":
+            g, m = p.grown, p.grown * n
+            complexity = Complexity(
+                growth=g, n=n, grown_n=m, attention_macs=2 * n * n * d, grown_attention_macs=2 * m * m * d,
+                projection_macs=4 * n * d * d, grown_projection_macs=4 * m * d * d,
+                attention_entries=h * n * n, grown_attention_entries=h * m * m,
+                activation_entries=4 * n * d, grown_activation_entries=4 * m * d, crossover=2 * d,
+            )
         return MultiheadAnswer(
+            asked=p.ask, complexity=complexity,
             params=4 * proj, head_dim=dk, single_head_params=4 * proj, projection_params=proj,
             per_head_projection_params=d * dk + b * dk, qkv_params=3 * h * (d * dk + b * dk),
             score_macs_per_head=n * n * dk, mix_macs_per_head=n * n * dk, attention_macs=2 * n * n * d,
@@ -531,19 +595,38 @@ class MultiheadCost(QuestionType):
         )
 
     def answer_latex(self, a: MultiheadAnswer) -> str:
+        if a.asked == "complexity":
+            c = a.complexity
+            return (rf"time $O(n^2 d + n d^2)$, memory $O(h n^2 + n d)$; at $n = {c.grown_n}$: "
+                    rf"{c.grown_attention_macs} multiply-adds, {c.grown_attention_entries} attention entries "
+                    rf"($\times {c.growth * c.growth}$ each)")
         return (rf"$d_k = {a.head_dim}$; {a.params} parameters (as for one head of width $d$); "
                 rf"$QK^\top$ and $PV$: {a.attention_macs} multiply-adds (as for one head)")
 
     def key_texts(self, a: MultiheadAnswer) -> list[str]:
+        if a.asked == "complexity":
+            return [str(a.complexity.grown_attention_macs), str(a.complexity.grown_attention_entries)]
         return [str(a.params), str(a.attention_macs)]
 
-    def choice_value(self, a: MultiheadAnswer) -> int:
+    answer_format = AnswerFormat("number")  # parameters; see variant_format
+
+    def variant_format(self, p: MultiheadParams) -> AnswerFormat:
+        # ask complexity: two counts, multiply-adds and attention-matrix entries
+        return AnswerFormat("vector") if p.ask == "complexity" else self.answer_format
+
+    def choice_value(self, a: MultiheadAnswer):
+        if a.asked == "complexity":
+            return (a.complexity.grown_attention_macs, a.complexity.grown_attention_entries)
         return a.params
 
     def choice_latex(self, value) -> str:
+        if isinstance(value, tuple):
+            return f"${value[0]}$ multiply-adds and ${value[1]}$ attention-matrix entries"
         return f"${int(value)}$"
 
-    def mistakes(self, p: MultiheadParams) -> dict[str, int]:
+    def mistakes(self, p: MultiheadParams) -> dict:
+        if p.ask == "complexity":
+            return _complexity_mistakes(p)
         d, h, dk, b = p.d_model, p.heads, p.d_k, int(p.bias)
         proj = d * d + b * d
         out = {
@@ -557,3 +640,25 @@ class MultiheadCost(QuestionType):
         else:
             out["added_biases"] = 4 * proj + 4 * d
         return out
+
+
+def _crossover(p: MultiheadParams) -> int:
+    """The sequence length beyond which Q K^T and P V (2 n^2 d) cost more than the four
+    projections (4 n d^2): n = 2d."""
+    return 2 * p.d_model
+
+
+def _complexity_mistakes(p: MultiheadParams) -> dict[str, tuple[int, int]]:
+    """Wrong (multiply-adds of Q K^T and P V, attention-matrix entries) at g n tokens."""
+    d, h, dk, n, g = p.d_model, p.heads, p.d_k, p.seq_len, p.grown
+    m = g * n
+    right = (2 * m * m * d, h * m * m)
+    wrong = {
+        "linear_in_n": (g * 2 * n * n * d, g * h * n * n),
+        "memory_linear_in_n": (2 * m * m * d, g * h * n * n),
+        "cubic_time": (g ** 3 * 2 * n * n * d, h * m * m),
+        "one_head_only": (2 * m * m * dk, m * m),
+        "forgot_heads_in_memory": (2 * m * m * d, m * m),
+        "projections_instead": (4 * m * d * d, h * m * m),
+    }
+    return {name: v for name, v in wrong.items() if v != right}

@@ -211,6 +211,8 @@ class BackpropTwoNeuron(QuestionType):
     summary = "Forward pass, chain-rule gradients and one SGD step on a 2-neuron scalar network with a shared output weight."
     mirrors = "001 Problem 2 (backprop + one SGD step, x=1.5, y=2, w=(1, -0.5, 3), lr=0.1, a dead ReLU)"
     seed_example = {"x": 1.5, "y": 2, "w1": 1.0, "w2": -0.5, "w3": 3.0, "lr": 0.1, "activation": "relu", "ask": "w1"}
+    options = {"ask: identity": "swap ReLU and the identity in both neurons: the dead unit's gradient before and after "
+                                "(001 Q2(d))"}
     seed_note = (
         "The seed's key for part (d) is wrong: with the identity activation a2 = z2 = -0.75, so "
         "y_hat = 2.25 and dL/dw2 = (y_hat - y) * w3 * x = 0.25 * 3 * 1.5 = 1.125, not 11.25 "

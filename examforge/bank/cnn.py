@@ -282,6 +282,7 @@ class CnnShapeTrace(QuestionType):
     seed_example = {"input_shape": [1, 32, 32], "layers": [{"type": "conv", "out_channels": 8, "kernel": 5, "stride": 1, "padding": 0}, {"type": "avgpool", "kernel": 4, "stride": 4}, {"type": "relu"}, {"type": "conv", "out_channels": 16, "kernel": 4, "stride": 1, "padding": 1}, {"type": "avgpool", "kernel": 2, "stride": 2}, {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]}
     Params = ShapeTraceParams
     Answer = ShapeTraceAnswer
+    options = {"ask: conv_head": "the convolution that replaces Flatten and the first Linear (002 Problem 1.4)"}
     Ranges = ShapeTraceRanges
     box_height = "7cm"
 

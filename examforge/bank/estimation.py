@@ -16,7 +16,7 @@ from examforge.question import AnswerFormat, AnswerModel, ParamsModel, QuestionT
 from examforge.registry import register
 from examforge.formatting import fmt
 from examforge.solvers import clean
-from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle
+from examforge.solvers.prob import beta_bernoulli_fit, gaussian_mle, variance_mle_bias
 
 # -- estimation.gaussian_mle ------------------------------------------------------------------------
 
@@ -26,6 +26,10 @@ Sample = Annotated[float, Field(ge=-1e4, le=1e4, allow_inf_nan=False)]
 class GaussianParams(ParamsModel):
     samples: tuple[Sample, ...]
     context: Literal["measurement", "height", "latency"] = "measurement"
+    # "estimates": compute the MLE; "derivation" (seed 003 Q10, free response): derive it, then
+    # compute it; "bias": E[sigma_hat^2] = (n - 1)/n sigma^2 and its limit as n -> infinity.
+    # The last two are never drawn: a spec asks for them.
+    ask: Literal["estimates", "derivation", "bias"] = "estimates"
 
     @model_validator(mode="after")
     def _enough(self):
@@ -64,25 +68,44 @@ class GaussianAnswer(AnswerModel):
     n: int
     n_minus_1: int
     deviations: tuple[Deviation, ...]
+    asked: Literal["estimates", "derivation", "bias"] = "estimates"
+    # ask bias: E[sigma_hat^2] / sigma^2 = (n - 1)/n for samples of this size, and its limit
+    bias_factor: float = 0.0
+    bias_num: int = 0
+    bias_den: int = 0
+    bias_limit: float = 0.0
     grading_tol = 0.01
 
 
-def _gaussian_answer(samples, mean: float, var_mle: float, var_unbiased: float) -> GaussianAnswer:
+def _gaussian_answer(samples, mean: float, var_mle: float, var_unbiased: float, ask: str = "estimates",
+                     bias: float | None = None) -> GaussianAnswer:
     devs = tuple(Deviation(x=x, d=clean(x - mean), d2=clean((x - mean) ** 2)) for x in samples)
+    extra = {}
+    if ask == "bias":
+        f = Fraction(bias).limit_denominator(len(samples))
+        extra = dict(bias_factor=bias, bias_num=f.numerator, bias_den=f.denominator, bias_limit=1.0)
     return GaussianAnswer(
         mean=mean, var_mle=var_mle, var_unbiased=var_unbiased, total=clean(sum(samples)),
         sum_sq=clean(sum(d.d2 for d in devs)), n=len(samples), n_minus_1=len(samples) - 1, deviations=devs,
+        asked=ask, **extra,
     )
 
 
 @register
 class EstimationGaussianMle(QuestionType):
     id = "estimation.gaussian_mle"
-    summary = "Maximum-likelihood estimates of a Gaussian's mean and variance from a small sample (divisor n, not n - 1)."
+    summary = ("Maximum-likelihood estimates of a Gaussian's mean and variance from a small sample (divisor n, not n - 1); "
+               "ask: derivation derives them, ask: bias asks E[sigma_hat^2] = (n - 1)/n sigma^2 and its n -> infinity limit.")
     mirrors = "003 Q10 (MLE for a Gaussian; the seed derives it symbolically, here with numbers)"
     Params = GaussianParams
     Answer = GaussianAnswer
+    options = {"ask: derivation": "derive the MLEs from the log-likelihood, then compute them (003 Q10); free response",
+               "ask: bias": "E[sigma_hat^2] = (n - 1)/n sigma^2 for this n, and its limit as n -> infinity"}
     answer_format = AnswerFormat("vector", labels=("μ̂ = ", ", σ̂² = ", ""))
+
+    def variant_format(self, p: GaussianParams) -> AnswerFormat:
+        # ask bias: the factor c in E[sigma_hat^2] = c sigma^2, a fraction of one
+        return AnswerFormat("number") if p.ask == "bias" else self.answer_format
     Ranges = GaussianRanges
     # The seed question has no numbers; this is a small worked instance of it.
     seed_example = {"samples": [2, 4, 4, 4, 5, 5, 7, 9], "context": "measurement"}
@@ -117,29 +140,58 @@ class EstimationGaussianMle(QuestionType):
 
     def solve(self, p: GaussianParams) -> GaussianAnswer:
         fit = gaussian_mle(p.samples)
-        return _gaussian_answer(p.samples, fit.mean, fit.var_mle, fit.var_unbiased)
+        bias = variance_mle_bias(p.n) if p.ask == "bias" else None
+        return _gaussian_answer(p.samples, fit.mean, fit.var_mle, fit.var_unbiased, p.ask, bias)
 
     def reference(self, p: GaussianParams) -> GaussianAnswer:
         xs = [Fraction(repr(x)) for x in p.samples]
         mean = sum(xs) / len(xs)
         ss = sum((x - mean) ** 2 for x in xs)
-        return _gaussian_answer(p.samples, clean(mean), clean(ss / len(xs)), clean(ss / (len(xs) - 1)))
+        # E[sum (x_i - x_bar)^2] = (n - 1) sigma^2: one degree of freedom goes to x_bar
+        bias = clean(Fraction(p.n - 1, p.n)) if p.ask == "bias" else None
+        return _gaussian_answer(p.samples, clean(mean), clean(ss / len(xs)), clean(ss / (len(xs) - 1)), p.ask, bias)
+
+    def form_problem(self, p: GaussianParams, form: str) -> str:
+        if p.ask == "derivation" and form != "free":
+            return "ask 'derivation' asks for a derivation: use form free"
+        return ""
 
     def answer_latex(self, a: GaussianAnswer) -> str:
+        if a.asked == "bias":
+            return (rf"$E[\hat\sigma^2] = {a.bias_num}/{a.bias_den} \cdot \sigma^2 = {fmt(a.bias_factor)}\,\sigma^2$, "
+                    r"which tends to $\sigma^2$ as $n \to \infty$")
         return (rf"$\hat\mu = {fmt(a.mean)}$, $\hat\sigma^2_{{\mathrm{{MLE}}}} = {fmt(a.var_mle)}$ "
                 rf"(unbiased $s^2 = {fmt(a.var_unbiased)}$)")
 
     def key_texts(self, a: GaussianAnswer) -> list[str]:
+        if a.asked == "bias":
+            return [f"{a.bias_num}/{a.bias_den}"]
         return [str(fmt(a.mean)), str(fmt(a.var_mle))]
 
     def choice_value(self, a: GaussianAnswer):
+        if a.asked == "bias":
+            return Fraction(a.bias_num, a.bias_den)
         return (a.mean, a.var_mle)
 
     def choice_latex(self, value) -> str:
+        if isinstance(value, Fraction):
+            if value.denominator == 1:
+                return rf"$E[\hat\sigma^2] = {value.numerator}\,\sigma^2$" if value != 1 else r"$E[\hat\sigma^2] = \sigma^2$"
+            return rf"$E[\hat\sigma^2] = \tfrac{{{value.numerator}}}{{{value.denominator}}}\,\sigma^2$"
         mean, var = value
         return rf"$\hat\mu = {fmt(mean)}$, $\hat\sigma^2 = {fmt(var)}$"
 
     def mistakes(self, p: GaussianParams) -> dict:
+        if p.ask == "bias":
+            n = p.n
+            wrong = {
+                "thought_unbiased": Fraction(1),
+                "inverted_factor": Fraction(n, n - 1),
+                "bias_is_one_over_n": Fraction(1, n),
+                "two_degrees_lost": Fraction(n - 2, n),
+                "squared_factor": Fraction(n - 1, n) ** 2,
+            }
+            return {name: v for name, v in wrong.items() if v != Fraction(n - 1, n)}
         xs, n = p.samples, len(p.samples)
         mean = sum(xs) / n
         ss = sum((x - mean) ** 2 for x in xs)
@@ -153,6 +205,8 @@ class EstimationGaussianMle(QuestionType):
         }
 
     def fallback_mistakes(self, p: GaussianParams, a: GaussianAnswer) -> dict:
+        if a.asked == "bias":
+            return {"divisor_n_plus_1": Fraction(p.n, p.n + 1), "half": Fraction(1, 2)}
         return {"doubled_variance": (a.mean, clean(2 * a.var_mle)), "halved_variance": (a.mean, clean(a.var_mle / 2)),
                 "divisor_n_plus_1": (a.mean, clean(a.sum_sq / (a.n + 1)))}
 
@@ -168,6 +222,10 @@ class BetaMapParams(ParamsModel):
     k: Annotated[int, Field(ge=0, le=10000)]  # successes
     n: Annotated[int, Field(ge=1, le=10000)]  # trials
     context: Literal["coin", "clicks", "free_throws"] = "coin"
+    # "estimates": MAP and MLE; "derivation" (seed 003 Q11, free response): derive the MAP, then
+    # compute it; "large_n" (Q11's "show what happens as n -> infinity"): the MAP when the same
+    # frequency is seen in 10n and 100n trials, and its limit. The last two are never drawn.
+    ask: Literal["estimates", "derivation", "large_n"] = "estimates"
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -188,6 +246,20 @@ class BetaMapRanges(RangesModel):
     max_prior: Annotated[int, Field(ge=1, le=20)] = 6
 
 
+_SCALES = (10, 100)  # ask large_n: the same frequency in 10 n and 100 n trials
+
+
+class ScaledMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    m: int  # the data scaled by m: m k successes in m n trials
+    successes: int
+    trials: int
+    num: int  # alpha + m k - 1
+    den: int  # alpha + beta + m n - 2
+    value: float
+
+
 class BetaMapAnswer(AnswerModel):
     theta_map: float
     theta_mle: float
@@ -206,6 +278,9 @@ class BetaMapAnswer(AnswerModel):
     map_equals_mle: bool
     map_decimal: str  # "", "=" or "approx": how the decimal value follows the fraction
     mle_decimal: str
+    asked: Literal["estimates", "derivation", "large_n"] = "estimates"
+    scaled: tuple[ScaledMap, ...] = ()  # ask large_n
+    limit: float = 0.0  # ask large_n: the MAP as n -> infinity with k/n fixed, k/n
     grading_tol = 0.005
 
 
@@ -221,7 +296,7 @@ def _decimal_relation(f: Fraction) -> str:
 
 
 def _beta_answer(p: BetaMapParams, theta_map: float, theta_mle: float, post_a: float, post_b: float,
-                 post_mean: float) -> BetaMapAnswer:
+                 post_mean: float, scaled: tuple = (), limit: float = 0.0) -> BetaMapAnswer:
     num, den = round(post_a) - 1, round(post_a) + round(post_b) - 2
     # The torch maximiser is read back as a fraction with the posterior's denominator.
     map_frac = Fraction(theta_map).limit_denominator(max(den, 1))
@@ -234,16 +309,25 @@ def _beta_answer(p: BetaMapParams, theta_map: float, theta_mle: float, post_a: f
         map_decimal=_decimal_relation(map_frac), mle_decimal=_decimal_relation(mle_frac),
         map_equals_mle=map_frac == mle_frac,
         pseudo_successes=p.alpha - 1, pseudo_failures=p.beta - 1, prior_is_flat=p.alpha == p.beta == 1,
+        asked=p.ask, scaled=scaled, limit=limit,
     )
+
+
+def _scaled(p: BetaMapParams, m: int, value: float) -> ScaledMap:
+    return ScaledMap(m=m, successes=m * p.k, trials=m * p.n, num=p.alpha + m * p.k - 1,
+                     den=p.alpha + p.beta + m * p.n - 2, value=value)
 
 
 @register
 class EstimationBetaMap(QuestionType):
     id = "estimation.beta_map"
-    summary = "MAP and MLE of a Bernoulli parameter under a Beta(alpha, beta) prior after k successes in n trials."
+    summary = ("MAP and MLE of a Bernoulli parameter under a Beta(alpha, beta) prior after k successes in n trials; "
+               "ask: derivation derives the MAP, ask: large_n shows the prior washing out as n -> infinity.")
     mirrors = "003 Q11 (MAP vs MLE, Beta-Bernoulli; the seed is symbolic, here with numbers)"
     Params = BetaMapParams
     Answer = BetaMapAnswer
+    options = {"ask: derivation": "derive the MAP from the log-posterior, then compute it (003 Q11); free response",
+               "ask: large_n": "the MAP with 10n and 100n trials at the same frequency, and its limit k/n (003 Q11)"}
     answer_format = AnswerFormat("number", percent=True)  # a probability
     Ranges = BetaMapRanges
     # The seed has no numbers; Beta(2, 2) is its "Laplace smoothing" prior.
@@ -275,24 +359,55 @@ class EstimationBetaMap(QuestionType):
 
     def solve(self, p: BetaMapParams) -> BetaMapAnswer:
         fit = beta_bernoulli_fit(p.alpha, p.beta, p.k, p.n)
-        return _beta_answer(p, fit.theta_map, fit.theta_mle, fit.post_alpha, fit.post_beta, fit.posterior_mean)
+        scaled, limit = (), 0.0
+        if p.ask == "large_n":
+            # the posterior maximised again with m times the data; far out (m = 10^6) it sits
+            # on the MLE k/n, the limit
+            scaled = tuple(_scaled(p, m, beta_bernoulli_fit(p.alpha, p.beta, m * p.k, m * p.n).theta_map)
+                           for m in _SCALES)
+            far = beta_bernoulli_fit(p.alpha, p.beta, 10**6 * p.k, 10**6 * p.n)
+            if abs(far.theta_map - fit.theta_mle) > 1e-5:
+                raise ArithmeticError(f"{self.id}: the MAP at 10^6 times the data, {far.theta_map}, is not near k/n")
+            limit = fit.theta_mle
+        return _beta_answer(p, fit.theta_map, fit.theta_mle, fit.post_alpha, fit.post_beta, fit.posterior_mean,
+                            scaled, limit)
 
     def reference(self, p: BetaMapParams) -> BetaMapAnswer:
         a, b = p.alpha + p.k, p.beta + p.n - p.k
         theta_map = Fraction(a - 1, a + b - 2)
-        return _beta_answer(p, clean(theta_map), clean(Fraction(p.k, p.n)), float(a), float(b), clean(Fraction(a, a + b)))
+        scaled, limit = (), 0.0
+        if p.ask == "large_n":
+            # (alpha + m k - 1)/(alpha + beta + m n - 2) = (k + (alpha - 1)/m)/(n + (alpha + beta - 2)/m) -> k/n
+            scaled = tuple(_scaled(p, m, clean(Fraction(p.alpha + m * p.k - 1, p.alpha + p.beta + m * p.n - 2)))
+                           for m in _SCALES)
+            limit = clean(Fraction(p.k, p.n))
+        return _beta_answer(p, clean(theta_map), clean(Fraction(p.k, p.n)), float(a), float(b), clean(Fraction(a, a + b)),
+                            scaled, limit)
+
+    def form_problem(self, p: BetaMapParams, form: str) -> str:
+        if p.ask == "derivation" and form != "free":
+            return "ask 'derivation' asks for a derivation: use form free"
+        return ""
 
     def answer_latex(self, a: BetaMapAnswer) -> str:
         def value(reduced: str, decimal: float, relation: str) -> str:
             return reduced + {"": "", "=": f" = {fmt(decimal)}", "approx": rf" \approx {fmt(decimal)}"}[relation]
 
+        if a.asked == "large_n":
+            scaled = ", ".join(f"${fmt(s.value)}$ ({s.m}$n$ trials)" for s in a.scaled)
+            return (rf"$\hat\theta_{{\mathrm{{MAP}}}} = {value(a.map_reduced, a.theta_map, a.map_decimal)}$, then {scaled}; "
+                    rf"as $n \to \infty$ it tends to $k/n$, ${fmt(a.limit)}$")
         return (rf"$\hat\theta_{{\mathrm{{MAP}}}} = {value(a.map_reduced, a.theta_map, a.map_decimal)}$, "
                 rf"$\hat\theta_{{\mathrm{{MLE}}}} = {value(a.mle_reduced, a.theta_mle, a.mle_decimal)}$")
 
     def key_texts(self, a: BetaMapAnswer) -> list[str]:
+        if a.asked == "large_n":
+            return [str(fmt(a.limit))]
         return [str(fmt(a.theta_map)), str(fmt(a.theta_mle))]
 
     def choice_value(self, a: BetaMapAnswer) -> Fraction:
+        if a.asked == "large_n":
+            return Fraction(a.limit).limit_denominator(10000)
         return Fraction(a.map_num, a.map_den)
 
     def choice_latex(self, value: Fraction) -> str:
@@ -302,6 +417,15 @@ class EstimationBetaMap(QuestionType):
 
     def mistakes(self, p: BetaMapParams) -> dict[str, Fraction]:
         a, b, k, n = p.alpha, p.beta, p.k, p.n
+        if p.ask == "large_n":
+            wrong = {
+                "map_does_not_change": Fraction(a + k - 1, a + b + n - 2),
+                "prior_mode_wins": Fraction(a - 1, a + b - 2) if a + b > 2 else None,
+                "prior_mean_wins": Fraction(a, a + b),
+                "posterior_mean_now": Fraction(a + k, a + b + n),
+                "one_half": Fraction(1, 2),
+            }
+            return {name: v for name, v in wrong.items() if v is not None and v != Fraction(k, n)}
         wrong = {
             "reported_mle": Fraction(k, n),
             "posterior_mean": Fraction(a + k, a + b + n),

@@ -395,6 +395,7 @@ class RecurrentParamCount(QuestionType):
     # not the 2560 that "grows linearly with the sequence length" claims.
     seed_example = {"cell": "rnn", "input_size": 10, "hidden_size": 20, "num_layers": 1,
                     "bidirectional": False, "seq_len": 50, "ask": "length", "longer_len": 200}
+    options = {"ask: length": "the count on sequences 2, 4 or 10 times longer (`longer_len`): does it grow with T? (000 1.4)"}
     box_height = "3.5cm"
 
     def sample(self, rng: np.random.Generator, ranges: ParamCountRanges) -> ParamCountParams:

@@ -248,11 +248,17 @@ class SoftmaxTemperature(QuestionType):
     Params = TemperatureParams
     Answer = TemperatureAnswer
     answer_format = AnswerFormat("vector", percent=True)  # probabilities
+
+    def variant_format(self, p: TemperatureParams) -> AnswerFormat:
+        # "which statement is false?": picked among the statements
+        return AnswerFormat("choice") if p.ask == "false_statement" else self.answer_format
     Ranges = TemperatureRanges
     forms = ("free", "mc", "tf")
     # The seed's own question: its logits (statement C), its four statements, T = 2 ours. Its
     # key is right: the false statement is the first, since z = (a, a, a, a) is uniform at every T.
     seed_example = {"z": [4, 3, 2, 1], "temperature": 2.0, "ask": "false_statement", "statement": "uniform_never"}
+    options = {"ask: false_statement": "which of four statements about softmax_T(z) is false (002 MC1); mc or free, "
+                                       "the false one pinned with `statement`"}
     box_height = "5cm"
     mistake_sentences = {
         "doubted_hot_limit": "That one is true: as T grows every z_i/T goes to 0, so the softmax tends to the uniform distribution.",

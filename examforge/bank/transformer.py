@@ -405,13 +405,16 @@ class DecoderLossParams(ParamsModel):
     W_q: Matrix
     W_k: Matrix
     W_v: Matrix
-    W_o: Matrix  # d_v x d
+    W_o: Matrix  # d_v x d; with 2 heads (2 d_v) x d, or d_v x d for the block each head keeps
     sequence: tuple[Symbol, ...]  # the training example, <START> before the output tokens
     temperature: Literal["zero", "sqrt_d"] = "zero"
     # "same_position": the logits at an output token's own position are scored against it (the
     # seed's convention); "next_token": the logits at position t are scored against token t+1.
     alignment: Literal["same_position", "next_token"] = "next_token"
     reduction: Literal["sum", "mean"] = "sum"
+    # attention heads, all identical (the same W_Q, W_K, W_V); their outputs are concatenated
+    # (seed 002 Problem 2.4, never drawn: a spec asks for it with overrides: {heads: 2})
+    heads: Literal[1, 2] = 1
 
     @field_validator("vocab", "sequence")
     @classmethod
@@ -438,8 +441,14 @@ class DecoderLossParams(ParamsModel):
         if len(self.W_q[0]) != len(self.W_k[0]):
             raise ValueError("W_q and W_k must have the same number of columns")
         r, c = matrix_dims(self.W_o, "W_o")
-        if r != len(self.W_v[0]) or c != d:
-            raise ValueError(f"W_o is {r}x{c} but must be {len(self.W_v[0])}x{d} (d_v x d)")
+        dv = len(self.W_v[0])
+        if self.heads == 1 and (r != dv or c != d):
+            raise ValueError(f"W_o is {r}x{c} but must be {dv}x{d} (d_v x d)")
+        if self.heads > 1 and (r not in (dv, self.heads * dv) or c != d):
+            raise ValueError(
+                f"W_o is {r}x{c} but with {self.heads} heads must be {self.heads * dv}x{d} (the concatenated "
+                f"heads x d) or {dv}x{d} (one d_v x d block, the same for every head)"
+            )
         unknown = [s for s in self.sequence if s not in self.vocab]
         if unknown:
             raise ValueError(f"sequence uses symbols not in the vocabulary: {unknown}")
@@ -481,6 +490,14 @@ class DecoderLossParams(ParamsModel):
     def shared_weights(self) -> bool:
         return self.W_q == self.W_k == self.W_v
 
+    @property
+    def W_out(self) -> tuple:
+        """The output projection of the concatenated heads: W_o, or W_o once per head stacked
+        when W_o is one head's d_v x d block."""
+        if self.heads > 1 and len(self.W_o) == len(self.W_v[0]):
+            return tuple(self.W_o) * self.heads
+        return tuple(self.W_o)
+
     def mat(self, name: str) -> Latex:
         return mat_tex(getattr(self, name))
 
@@ -515,6 +532,8 @@ class DecoderLossAnswer(AnswerModel):
     R: FloatMatrix
     logits: FloatMatrix
     rows: tuple[ScoredRow, ...]
+    heads: int = 1
+    Z_concat: FloatMatrix = ()  # with several heads: their outputs side by side, n x (heads d_v)
 
     rtol = 1e-9
     grading_tol = 0.001
@@ -533,8 +552,9 @@ def _tup(rows) -> tuple:
 
 def _decoder_torch(p: DecoderLossParams) -> DecoderLossAnswer:
     scored = p.scored
-    res = decoder_loss(p.E, p.W_q, p.W_k, p.W_v, p.W_o, p.ids, rows=[r for r, _ in scored],
-                       targets=[p.ids[t] for _, t in scored], temperature=p.temperature, reduction=p.reduction)
+    res = decoder_loss(p.E, p.W_q, p.W_k, p.W_v, p.W_out, p.ids, rows=[r for r, _ in scored],
+                       targets=[p.ids[t] for _, t in scored], temperature=p.temperature, reduction=p.reduction,
+                       heads=p.heads)
     att = res.attention
     rows = tuple(
         ScoredRow(row=r + 1, target=p.sequence[t], logits=tuple(res.logits[r]), prob=res.target_probs[k], nll=res.nll[k])
@@ -543,21 +563,25 @@ def _decoder_torch(p: DecoderLossParams) -> DecoderLossAnswer:
     return DecoderLossAnswer(
         loss=res.loss, attention=_tup(att.weights), X=_tup(res.X), Q=_tup(att.Q), K=_tup(att.K), V=_tup(att.V),
         scores=_tup(att.scores), Z=_tup(att.output), R=_tup(res.R), logits=_tup(res.logits), rows=rows,
+        heads=p.heads, Z_concat=_tup(list(r) * p.heads for r in att.output) if p.heads > 1 else (),
     )
 
 
 def _decoder_reference(
     p: DecoderLossParams, *, causal: bool = True, ties: str = "share", scored=None, reduction=None,
-    log_base: float = math.e,
+    log_base: float = math.e, heads_used: int | None = None,
 ) -> DecoderLossAnswer:
-    """The numpy/pure-Python reference; its keywords are the wrong paths of the mistakes."""
+    """The numpy/pure-Python reference; its keywords are the wrong paths of the mistakes
+    (`heads_used` 1 with two heads keeps only the first head's block of W_O)."""
     scored = p.scored if scored is None else scored
     reduction = p.reduction if reduction is None else reduction
     E = np.array(p.E, dtype=float)
     X = E[p.ids]
     Q, K, V, S, _, P, _ = np_attention(X, p.W_q, p.W_k, p.W_v, causal=causal, temperature=p.temperature, ties=ties)
     Z = P @ V
-    R = Z @ np.array(p.W_o, dtype=float)
+    used = p.heads if heads_used is None else heads_used
+    Z_concat = np.concatenate([Z] * used, axis=1)  # identical heads, side by side
+    R = Z_concat @ np.array(p.W_out, dtype=float)[: used * Z.shape[1]]
     L = R @ E.T
     rows, total = [], 0.0
     for r, t in scored:
@@ -572,6 +596,7 @@ def _decoder_reference(
     return DecoderLossAnswer(
         loss=clean(total), attention=rounded(P), X=rounded(X), Q=rounded(Q), K=rounded(K), V=rounded(V),
         scores=rounded(S), Z=rounded(Z), R=rounded(R), logits=rounded(L), rows=tuple(rows),
+        heads=p.heads, Z_concat=rounded(Z_concat) if p.heads > 1 else (),
     )
 
 
@@ -588,9 +613,11 @@ class TeacherForcingLoss(QuestionType):
     kind_field = "alignment"  # one scoring convention per slot for the whole class
     summary = ("Cross-entropy of a one-layer decoder under teacher forcing: causal argmax attention, W_O, "
                "logits through the transposed embedding E^T, with the scoring convention stated.")
-    mirrors = "002 Problem 2.3 (Geoff's dedup-and-sort transformer, loss on A D <STOP> = 4.2114)"
+    mirrors = ("002 Problem 2.3 (Geoff's dedup-and-sort transformer, loss on A D <STOP> = 4.2114) and 2.4 "
+               "(heads: 2, a second identical head)")
     Params = DecoderLossParams
     Answer = DecoderLossAnswer
+    options = {"heads: 2": "two identical heads, concatenated, times a (2 d_v) x d W_O (002 Problem 2.4)"}
     Ranges = DecoderLossRanges
     box_height = "4cm"
     seed_example = {
@@ -610,7 +637,11 @@ class TeacherForcingLoss(QuestionType):
         "token's own position (z5, z6, z7 for A, D, <STOP>): 2 x 0.7881 + 2.6353 = 4.2114. Its R = ZW_O "
         "is printed with 6 rows (one of the three [3, 0, 3, 0] rows is missing). Under the usual "
         "next-token convention (position t predicts token t+1: <START> predicts A, A predicts D, D "
-        "predicts <STOP>) the loss is 1.2211 + 3.7881 + 3.7881 = 8.7973."
+        "predicts <STOP>) the loss is 1.2211 + 3.7881 + 3.7881 = 8.7973. Its key to Problem 2.4 is wrong: "
+        "with a second head identical to the first and W_O the 4x4 identity (heads: 2), the concatenated "
+        "output is (z1, z2, z1, z2), not the old R = ZW_O = (z2, z1, z2, z1), so position 5's logits are "
+        "(0, 3, 0, 3, 0, 0) and the loss is 3.7881 + 3.7881 + 2.6353 = 10.2114 under the seed's convention, "
+        "not the 4.2114 it repeats."
     )
 
     def sample(self, rng: np.random.Generator, r: DecoderLossRanges) -> DecoderLossParams:
@@ -672,6 +703,8 @@ class TeacherForcingLoss(QuestionType):
         every = [(t - 1, t) for t in range(1, len(p.sequence))] if p.alignment == "next_token" else [
             (t, t) for t in range(len(p.sequence))]
         out["scored_every_position"] = wrong(p, scored=every).loss
+        if p.heads > 1:  # the seed's key: the second head changes nothing
+            out["one_head_only"] = wrong(p, heads_used=1).loss
         out["mean_not_sum" if p.reduction == "sum" else "sum_not_mean"] = wrong(
             p, reduction="mean" if p.reduction == "sum" else "sum").loss
         return {k: round(v, 4) for k, v in out.items()}

@@ -150,7 +150,7 @@ def _check_with_sdpa(q, k, v, scores, allowed, temp, out) -> None:
 class DecoderLossResult:
     attention: AttentionResult
     X: list  # embedding rows of the sequence
-    R: list  # Z W_O
+    R: list  # Z W_O (with several heads: the heads' outputs concatenated, times W_O)
     logits: list  # R E^T, one row per position
     probs: list  # softmax of each logits row
     target_probs: list  # P(target) at each scored row
@@ -173,15 +173,20 @@ def decoder_loss(
     causal: bool = True,
     ties: Ties = "share",
     log_base: float | None = None,
+    heads: int = 1,
 ) -> DecoderLossResult:
     """X = E[ids]; one causal attention head; R = Z W_O; logits = R E^T; cross-entropy of the
     logits at `rows` against `targets` (token indices), summed or averaged. `log_base` 10
-    computes the loss with log10, a mistake."""
+    computes the loss with log10, a mistake. With `heads` > 1, that many identical heads (the
+    same W_Q, W_K, W_V) run as one batched multi-head computation, their outputs are
+    concatenated (head 1's columns first) and W_O ((heads * d_v) x d) maps the concatenation."""
     emb = _t(E)
     x = emb[torch.tensor(list(ids), dtype=torch.long)]
     att = self_attention(x.tolist(), W_q, W_k, W_v, causal=causal, temperature=temperature, ties=ties)
     with torch.no_grad():
-        r = _t(att.output) @ _t(W_o)
+        z = _t(att.output) if heads == 1 else _concatenated_heads(x, W_q, W_k, W_v, heads, causal=causal,
+                                                                    temperature=temperature, ties=ties)
+        r = z @ _t(W_o)
         logits = r @ emb.T
         idx = torch.tensor(list(rows), dtype=torch.long)
         tgt = torch.tensor(list(targets), dtype=torch.long)
@@ -198,6 +203,25 @@ def decoder_loss(
             attention=att, X=_py(x), R=_py(r), logits=_py(logits), probs=_py(probs),
             target_probs=_py(probs[idx, tgt]), nll=_py(nll), loss=clean(loss),
         )
+
+
+def _concatenated_heads(x: Tensor, W_q, W_k, W_v, heads: int, *, causal: bool, temperature: Temperature,
+                        ties: Ties) -> Tensor:
+    """`heads` copies of one head as a batched multi-head layer: per-head projections stacked on
+    a leading head axis, masked attention over the last axis, outputs concatenated to
+    n x (heads * d_v). Numeric temperatures are checked against scaled_dot_product_attention
+    over the head axis, as in `self_attention`."""
+    wq, wk, wv = (_t(m).unsqueeze(0).expand(heads, -1, -1) for m in (W_q, W_k, W_v))
+    q, k, v = (torch.einsum("nd,hdk->hnk", x, w) for w in (wq, wk, wv))
+    scores = q @ k.transpose(-1, -2)
+    n = x.shape[0]
+    temp = temperature_value(temperature, q.shape[-1])
+    allowed = allowed_mask(n, causal=causal)
+    weights = attention_weights(scores, allowed, temperature=temp, ties=ties)
+    out = weights @ v  # heads x n x d_v
+    if ties == "share":
+        _check_with_sdpa(q, k, v, scores, allowed, temp, out)
+    return out.transpose(0, 1).reshape(n, -1)
 
 
 # -- what self-attention can tell apart (seed 001 Q5) -------------------------------------------------

@@ -96,3 +96,30 @@ def conv2d_as_matrix(
         "im2col_shape": (int(patches.shape[0]), int(patches.shape[1])),
         "kernel_matrix_shape": (int(kernel_matrix.shape[0]), int(kernel_matrix.shape[1])),
     }
+
+
+def weight_in_matrix(
+    input_chw: Sequence[int], out_channels: int, kernel: int, stride: int, weight: Sequence[int],
+    position: Sequence[int],
+) -> dict[str, int]:
+    """Where the convolution weight W[o, c, u, v] sits in A (y = A x, both flattened in torch's
+    (channel, row, column) order, 0-based): A is built as in `conv2d_as_matrix` from weights
+    1, 2, ..., P, all different, so W[o, c, u, v] is the value that weight has, found in A by
+    torch. Returns the row of A that computes output[o, i, j] for `position` (i, j), the column
+    where that row holds the weight, and how many entries of A hold it."""
+    c, h, w = (int(d) for d in input_chw)
+    o, ci, u, v = (int(i) for i in weight)
+    i, j = (int(d) for d in position)
+    values = torch.arange(1, out_channels * c * kernel * kernel + 1, dtype=DTYPE)
+    kernels = values.reshape(out_channels, c, kernel, kernel)
+    with torch.no_grad():
+        basis = torch.eye(c * h * w, dtype=DTYPE).reshape(-1, c, h, w)
+        out = F.conv2d(basis, kernels, stride=stride)  # (d_in, c_out, h', w')
+        a = out.reshape(c * h * w, -1).T  # (d_out, d_in)
+        rows = torch.arange(a.shape[0]).reshape(out.shape[1:])  # output[o, i, j] is row rows[o, i, j]
+        row = int(rows[o, i, j])
+        hits = (a[row] == kernels[o, ci, u, v]).nonzero().flatten()
+        if len(hits) != 1:
+            raise ArithmeticError(f"weight_in_matrix: W[{o}, {ci}, {u}, {v}] is in {len(hits)} columns of row {row}")
+        count = int((a == kernels[o, ci, u, v]).sum())
+    return {"row": row, "column": int(hits[0]), "count": count}

@@ -278,3 +278,13 @@ def split_information_gain(parent: Sequence[int], children: Sequence[Sequence[in
         parent_terms=[clean(v) for v in terms[0]],
         child_terms=[[clean(v) for v in row] for row in terms[1:]],
     )
+
+
+def variance_mle_bias(n: int) -> float:
+    """E[sigma_hat^2] / sigma^2 for the variance MLE of n i.i.d. samples: sigma_hat^2 = x^T C x / n
+    with the centring matrix C = I - 1 1^T / n, and E[x^T C x] = sigma^2 tr(C) for independent
+    coordinates of variance sigma^2 (the mean cancels in C x), so the ratio is tr(C) / n."""
+    with torch.no_grad():
+        ones = torch.ones(n, 1, dtype=DTYPE)
+        centring = torch.eye(n, dtype=DTYPE) - ones @ ones.T / n
+        return clean(float(torch.trace(centring) / n))

@@ -171,3 +171,26 @@ def block_activations(
         else:
             raise ValueError(f"block must be 'attention' or 'mlp', got {block!r}")
     return tuple(StoredTensor(name, tuple(int(d) for d in t.shape), int(t.numel()), dims) for name, t, dims in kept)
+
+
+@dataclass(frozen=True)
+class AttentionComplexity:
+    attention_macs: int  # Q K^T and P V, all heads
+    projection_macs: int  # the Q, K, V and output projections
+    attention_entries: int  # the heads' n x n attention matrices
+    activation_entries: int  # Q, K, V and the output, n x d each
+
+
+def attention_complexity(*, d_model: int, heads: int, seq_len: int) -> AttentionComplexity:
+    """Time and memory of one multi-head self-attention layer on a sequence of `seq_len` tokens:
+    multiply-adds counted by FlopCounterMode (as in `multihead_cost`), and the entries of the
+    tensors the layer materialises, allocated on the meta device (no memory, no RNG)."""
+    score, mix, proj = _attention_macs(d_model, heads, seq_len)
+    q = torch.empty(seq_len, d_model, device=META, dtype=DTYPE)
+    weights = torch.empty(heads, seq_len, seq_len, device=META, dtype=DTYPE)
+    return AttentionComplexity(
+        attention_macs=heads * (score + mix),
+        projection_macs=proj,
+        attention_entries=int(weights.numel()),
+        activation_entries=4 * int(q.numel()),  # Q, K, V and the layer's output
+    )
