@@ -409,18 +409,19 @@ WORST_CASES = {
 
 @pytest.mark.parametrize("name", WORST_CASES)
 def test_worst_case_answers_are_read_in_milliseconds(name):
-    """Each is read (or refused) by every format in a few milliseconds (measured: at most about
-    3 ms on the 2-core development machine; the bound leaves room for a loaded machine)."""
+    """Each is read (or refused) by every format in a few milliseconds of CPU (measured: at most
+    about 3 ms on the 2-core development machine). The bound is CPU time, so other load does not
+    count, with room for a slow machine; the old reader took seconds to minutes on such input."""
     text = WORST_CASES[name]
     assert len(text) <= N
     for fmt in EVERY_FORMAT:
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             parse(text, fmt, letters=("A", "B", "C", "D"))
         except AnswerSyntaxError as err:
             assert str(err)
-        elapsed = time.perf_counter() - start
-        assert elapsed < 0.03, (name, fmt.kind, f"{elapsed * 1000:.1f} ms")
+        elapsed = time.process_time() - start
+        assert elapsed < 0.1, (name, fmt.kind, f"{elapsed * 1000:.1f} ms")
 
 
 TRICKY = st.sampled_from(list("0123456789 ,;.-+eE/%()[]{}x×*\u2212\u00a0\n\t\\abBy?²٣") + ["by", "per cent", "1e999", "1e-9"])

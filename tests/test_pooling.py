@@ -90,7 +90,7 @@ def test_question_states_the_tie_rule_and_hides_the_answer():
 
 def test_solution_lists_windows_and_means():
     text = normalize(latex_to_text(solution_latex(make_variant(PV, pv(), seed=0))))
-    assert normalize("(2, 2){1, 2, 2, 1}") in text
+    assert normalize("(2, 2): {1, 2, 2, 1}") in text
     assert normalize("mean = 6/4 = 3/2") in text
 
 
