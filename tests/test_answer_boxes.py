@@ -35,11 +35,15 @@ def calibrated(tmp_path_factory):
     from .conftest import require_tex
 
     require_tex()
-    work = tmp_path_factory.mktemp("boxes")
     spec = ExamSpec.model_validate({"title": "Boxes", "seed": 7, "sections": [{"title": "S", "questions": QUESTIONS}]})
+    return _calibrate_and_typeset(spec, tmp_path_factory.mktemp("boxes"), draws=6)
+
+
+def _calibrate_and_typeset(spec: ExamSpec, work, *, draws: int):
+    """Calibrate `spec` with real pdflatex, plan its layout and typeset one student in it."""
     geometry = geometry_context(L.Layout(paper="letter", **L.geometry("letter")))
     tex = work / "calibration.tex"
-    tex.write_text(calibration_document(spec, geometry, calibration_samples(spec, draws=6)))
+    tex.write_text(calibration_document(spec, geometry, calibration_samples(spec, draws=draws)))
     run_pdflatex(tex, rerun=False)
     heights = heights_from_measurements(spec, parse_measurements(tex.with_suffix(".efl").read_text()))
     layout = L.plan_layout(spec, heights)
@@ -145,21 +149,9 @@ def sketched(tmp_path_factory):
     from .conftest import require_tex
 
     require_tex()
-    work = tmp_path_factory.mktemp("sketch")
-    spec = ExamSpec.model_validate(SKETCH_SPEC)
-    geometry = geometry_context(L.Layout(paper="letter", **L.geometry("letter")))
-    tex = work / "calibration.tex"
-    tex.write_text(calibration_document(spec, geometry, calibration_samples(spec, draws=3)))
-    run_pdflatex(tex, rerun=False)
-    heights = heights_from_measurements(spec, parse_measurements(tex.with_suffix(".efl").read_text()))
-    layout = L.plan_layout(spec, heights)
-    student = Student("s1", "Ada Lovelace")
-    doc = work / "class.tex"
-    doc.write_text(render_batch(spec, layout, [Entry(0, student, draw_student(spec, student), exam_code="T")]))
-    pdf = run_pdflatex(doc, rerun=False)
-    side = parse_side(doc.with_suffix(".efl").read_text())
-    assert not side.overflows
-    return spec, heights, layout, pdf, side
+    built = _calibrate_and_typeset(ExamSpec.model_validate(SKETCH_SPEC), tmp_path_factory.mktemp("sketch"), draws=3)
+    assert not built[-1].overflows
+    return built
 
 
 def _words(pdf, page_index: int) -> list[tuple[float, float, float, float, str]]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,50 +18,14 @@ from examforge import registry
 from examforge.drill import answers, markup, web
 from examforge.drill.exercise import drill_forms, exercise
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _require_browser():
-    problems = []
-    if not Path(CHROMIUM).exists():
-        problems.append(f"{CHROMIUM} is missing (Debian package 'chromium'; 'make test' installs it "
-                        "with scripts/ensure-chromium.sh)")
-    try:
-        import playwright.sync_api  # noqa: F401  (only checks that it is installed)
-    except ImportError:
-        problems.append("the playwright package is missing (pip install -e '.[dev]')")
-    if problems:
-        if IN_CI:
-            pytest.fail("browser test cannot run in CI: " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
-
+from .browser import launch, require_browser, serving
 
 @pytest.fixture(scope="module")
 def server():
-    """The real app under uvicorn (with the protocol `examforge serve` uses) on a free loopback
-    port, in a thread of this process."""
-    _require_browser()
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(web.create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            http="examforge.drill.server:DrillProtocol")  # as `examforge serve` runs it
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        if time.time() > deadline or not thread.is_alive():
-            pytest.fail("the drill server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    """The real app as `examforge serve` runs it, on a free loopback port (tests/browser.py)."""
+    require_browser()
+    with serving(web.create_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +33,7 @@ def browser_context(server, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user-data-dir
-            executable_path=CHROMIUM, headless=True, args=ARGS, viewport={"width": 1000, "height": 900},
-        )
+        context = launch(p, tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1000, "height": 900})
         yield context
         context.close()
 

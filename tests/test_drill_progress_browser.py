@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,44 +14,13 @@ import pytest
 from examforge.drill import answers, web
 from examforge.drill.exercise import exercise
 
-CHROMIUM = "/usr/bin/chromium"  # the same Chromium setup as tests/test_drill_browser.py
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _require_browser():
-    problems = []
-    if not Path(CHROMIUM).exists():
-        problems.append(f"{CHROMIUM} is missing (Debian package 'chromium')")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the playwright package is missing (pip install -e '.[dev]')")
-    if problems:
-        if IN_CI:
-            pytest.fail("browser test cannot run in CI: " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
-
+from .browser import ARGS, CHROMIUM, require_browser, serving
 
 @pytest.fixture(scope="module")
 def server():
-    _require_browser()
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(web.create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "the drill server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    require_browser()
+    with serving(web.create_app()) as url:
+        yield url
 
 
 @pytest.mark.parametrize("width", [375, 1280])

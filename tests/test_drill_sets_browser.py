@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,10 +15,8 @@ import pytest
 from examforge.drill import web
 from examforge.drill.sets import load_sets
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .browser import launch, require_browser, serving
+
 WEEK5 = {"conv.forward_values", "conv.im2col", "conv.output_shape", "conv.receptive_field",
          "conv.stacked_vs_single", "pool.max_backward", "pool.values"}
 SETS_YAML = """\
@@ -30,44 +25,14 @@ quiz: {title: "Concepts quiz", questions: ["concepts.cnn.*"], form: mc}
 """
 
 
-def _require_browser():
-    problems = []
-    if not Path(CHROMIUM).exists():
-        problems.append(f"{CHROMIUM} is missing ('make test' installs it with scripts/ensure-chromium.sh)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the playwright package is missing (pip install -e '.[dev]')")
-    if problems:
-        if IN_CI:
-            pytest.fail("browser test cannot run in CI: " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The app with two sets under uvicorn (the protocol `examforge serve` uses), in a thread."""
-    _require_browser()
-    import uvicorn
-
+    """The app with two sets, as `examforge serve` runs it (tests/browser.py)."""
+    require_browser()
     path = tmp_path_factory.mktemp("sets") / "drills.yaml"
     path.write_text(SETS_YAML, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(web.create_app(sets=load_sets(path)), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, http="examforge.drill.server:DrillProtocol")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        if time.time() > deadline or not thread.is_alive():
-            pytest.fail("the drill server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(web.create_app(sets=load_sets(path))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +40,7 @@ def page(server, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1000, "height": 900})
+        context = launch(p, tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1000, "height": 900})
         page = context.new_page()
         errors: list[str] = []
         requests: list[str] = []
